@@ -1,0 +1,20 @@
+# The two entry points of the README, each doing its own set-up (idempotent).
+#   make recipe   # install, then run the default recipe end to end
+#   make test     # install, then run the test suite (what CI runs)
+RECIPE ?= egs2/offline_mini/xling1
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install recipe test fast
+
+install:
+	bash tools/install.sh
+
+recipe: install
+	cd $(RECIPE) && ./run.sh $(RUN_ARGS)
+
+fast: install
+	cd $(RECIPE) && ./run.sh --fast true $(RUN_ARGS)
+
+test: install
+	tools/venv/bin/python -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# xling.sh: the generic stage script of every xling1 recipe (egs2/<corpus>/xling1/run.sh only
+# sets options and calls it), in the shape of ESPnet's egs2/TEMPLATE/asr1/asr.sh.
+#
+# Stages (run those with stage <= N <= stop_stage):
+#   1  data preparation: local/data.sh, then every data dir is validated
+#   2  token lists per language (char or sentencepiece BPE)
+#   6  downstream ASR per (upstream x language): ESPnet asr_train collect-stats + training
+#   7  decoding of every test set with ESPnet asr_inference
+#   8  scoring with jiwer: WER and CER per test set
+#   9  results table: ${expdir}/results/RESULTS.md, results.csv, results.json
+# Stages 3-5 (self-supervised pre-training, upstream export, feature caching) are added by the
+# pre-training and upstream work; their numbers are reserved so stage numbers stay stable.
+#
+# Every stage logs "Stage N: what: src -> dst", is idempotent (a finished step leaves a .done
+# marker, written last, and is skipped on rerun; --force true redoes it) and resumes after a
+# kill (ESPnet training resumes from its last checkpoint). Jobs go through ${train_cmd},
+# ${cuda_cmd} and ${decode_cmd} from cmd.sh (run.pl locally, slurm.pl on a cluster); multi-GPU
+# and multi-node training is ESPnet's own launcher (--ngpu, --num_nodes).
+set -euo pipefail
+
+log() {
+    local fname=${BASH_SOURCE[1]##*/}
+    echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
+}
+min() { echo $(( $1 < $2 ? $1 : $2 )); }
+
+# General
+stage=1
+stop_stage=10000
+force=false             # redo steps whose .done marker exists
+ngpu=0                  # GPUs per node for training (0: CPU)
+num_nodes=1             # nodes for distributed training (ESPnet launcher)
+nj=2                    # parallel jobs for data processing
+inference_nj=2          # parallel decoding jobs
+gpu_inference=false
+python=python3
+seed=1                  # one seed for every stage
+
+# Data
+languages="nl cs es fr it ru"   # evaluation languages: ${datadir}/{train,dev,test}_<lang>
+local_data_opts=""              # passed to local/data.sh
+datadir=data
+expdir=exp
+
+# Tokens
+token_type=char         # char or bpe
+nbpe=100
+
+# Downstream ASR
+upstreams="fbank"       # input representations; fbank = ESPnet's default frontend
+asr_config=conf/asr/train_asr_conformer.yaml
+asr_args=""             # extra arguments for asr_train
+asr_tag=""              # suffix of the exp dir name
+
+# Decoding
+inference_config=conf/decode/decode_ctc0.5.yaml
+inference_model=valid.acc.ave.pth
+inference_args=""
+inference_tag=""        # default: the decode config's name
+
+help_message="Usage: $0 [--stage N] [--stop_stage M] [--languages \"nl es\"] [--force true] ...
+See the variables at the top of $0 for every option."
+
+log "$0 $*"
+. ./utils/parse_options.sh
+. ./path.sh
+. ./cmd.sh
+
+[ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
+_ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
+
+# done MARKER: true if the step behind MARKER is finished and --force is not set.
+done_already() { [ "${force}" = false ] && [ -f "$1" ]; }
+
+validate() {  # validate [--no_audio] dir...: every stage that consumes data checks it first
+    ${python} -m espnet_ext.bin.validate_data_dir "$@"
+}
+
+for upstream in ${upstreams}; do
+    if [ "${upstream}" != fbank ]; then
+        log "Error: upstream '${upstream}' is not available: this recipe version supports 'fbank' only"
+        exit 2
+    fi
+done
+
+if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+    log "Stage 1: data preparation: local/data.sh ${local_data_opts} -> ${datadir}"
+    # local/data.sh is idempotent itself (its preparer keeps a .done marker with its options).
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts}
+    for lang in ${languages}; do
+        validate "${datadir}/train_${lang}" "${datadir}/dev_${lang}" "${datadir}/test_${lang}"
+    done
+fi
+
+token_dir() { echo "${datadir}/token_list/${1}_${token_type}"; }
+
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+    for lang in ${languages}; do
+        _tdir=$(token_dir "${lang}")
+        if done_already "${_tdir}/.done"; then
+            log "Stage 2: ${_tdir} exists, skipping"
+            continue
+        fi
+        log "Stage 2: ${token_type} token list: ${datadir}/train_${lang}/text -> ${_tdir}"
+        validate --no_audio "${datadir}/train_${lang}"
+        ${python} -m espnet_ext.bin.make_token_list --text "${datadir}/train_${lang}/text" \
+            --out_dir "${_tdir}" --token_type "${token_type}" --nbpe "${nbpe}"
+        touch "${_tdir}/.done"
+    done
+fi
+
+asr_exp_of() { echo "${expdir}/asr_${1}_${2}${asr_tag:+_${asr_tag}}"; }
+
+if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+    for upstream in ${upstreams}; do
+    for lang in ${languages}; do
+        _train=${datadir}/train_${lang}
+        _dev=${datadir}/dev_${lang}
+        _tdir=$(token_dir "${lang}")
+        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+        _stats=${_asr_exp}/stats
+        _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
+        [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
+        _data_opts=(
+            --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
+            --train_data_path_and_name_and_type "${_train}/text,text,text"
+            --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
+            --valid_data_path_and_name_and_type "${_dev}/text,text,text"
+        )
+        if done_already "${_asr_exp}/.done"; then
+            log "Stage 6: ${_asr_exp} is trained, skipping"
+            continue
+        fi
+        validate "${_train}" "${_dev}"
+        [ -f "${_tdir}/tokens.txt" ] || { log "Error: ${_tdir}/tokens.txt missing: run stage 2"; exit 2; }
+
+        if ! done_already "${_stats}/.done"; then
+            log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_stats}"
+            _logdir=${_stats}/logdir
+            mkdir -p "${_logdir}"
+            _nj=$(min "${nj}" "$(wc -l < "${_train}/wav.scp")")
+            ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" \
+                "${_train}/wav.scp" "${_logdir}/train" "${_dev}/wav.scp" "${_logdir}/valid"
+            # shellcheck disable=SC2086
+            ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+                ${python} -m espnet2.bin.asr_train --collect_stats true --use_preprocessor true \
+                    "${_tok_opts[@]}" "${_data_opts[@]}" \
+                    --train_shape_file "${_logdir}/train.JOB.scp" \
+                    --valid_shape_file "${_logdir}/valid.JOB.scp" \
+                    --output_dir "${_logdir}/stats.JOB" \
+                    --config "${asr_config}" --frontend_conf fs=16k ${asr_args} \
+                || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
+            _inputs=""
+            for i in $(seq "${_nj}"); do _inputs+=" --input_dir ${_logdir}/stats.${i}"; done
+            # shellcheck disable=SC2086
+            ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_stats}"
+            # ESPnet names text shape files by token type (asr.sh does the same rename).
+            for s in train valid; do
+                mv "${_stats}/${s}/text_shape" "${_stats}/${s}/text_shape.${token_type}"
+            done
+            touch "${_stats}/.done"
+        fi
+
+        log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
+        mkdir -p "${_asr_exp}"
+        # shellcheck disable=SC2086
+        ${python} -m espnet2.bin.launch \
+            --cmd "${cuda_cmd} --name asr_${upstream}_${lang}" \
+            --log "${_asr_exp}/train.log" \
+            --ngpu "${ngpu}" \
+            --num_nodes "${num_nodes}" \
+            --init_file_prefix "${_asr_exp}/.dist_init_" \
+            --multiprocessing_distributed true -- \
+            ${python} -m espnet2.bin.asr_train \
+                --use_preprocessor true \
+                "${_tok_opts[@]}" "${_data_opts[@]}" \
+                --train_shape_file "${_stats}/train/speech_shape" \
+                --train_shape_file "${_stats}/train/text_shape.${token_type}" \
+                --valid_shape_file "${_stats}/valid/speech_shape" \
+                --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
+                --normalize_conf "stats_file=${_stats}/train/feats_stats.npz" \
+                --frontend_conf fs=16k \
+                --resume true \
+                --seed "${seed}" \
+                --use_tensorboard false \
+                --fold_length 80000 --fold_length 150 \
+                --output_dir "${_asr_exp}" \
+                --config "${asr_config}" ${asr_args} \
+            || { log "Error: training failed; see ${_asr_exp}/train.log"; exit 1; }
+        touch "${_asr_exp}/.done"
+    done
+    done
+fi
+
+if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+    for upstream in ${upstreams}; do
+    for lang in ${languages}; do
+        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+        _test=${datadir}/test_${lang}
+        _dir=${_asr_exp}/decode_${inference_tag}/test_${lang}
+        if done_already "${_dir}/.done"; then
+            log "Stage 7: ${_dir} exists, skipping"
+            continue
+        fi
+        [ -f "${_asr_exp}/${inference_model}" ] || {
+            log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
+        validate "${_test}"
+        log "Stage 7: decoding: ${_test} with ${_asr_exp}/${inference_model} -> ${_dir}"
+        _logdir=${_dir}/logdir
+        mkdir -p "${_logdir}"
+        _nj=$(min "${inference_nj}" "$(wc -l < "${_test}/wav.scp")")
+        ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
+        # shellcheck disable=SC2086
+        ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
+            ${python} -m espnet2.bin.asr_inference \
+                --batch_size 1 \
+                --ngpu "${_ngpu_inf}" \
+                --seed "${seed}" \
+                --data_path_and_name_and_type "${_test}/wav.scp,speech,sound" \
+                --key_file "${_logdir}/keys.JOB.scp" \
+                --asr_train_config "${_asr_exp}/config.yaml" \
+                --asr_model_file "${_asr_exp}/${inference_model}" \
+                --output_dir "${_logdir}/output.JOB" \
+                --config "${inference_config}" ${inference_args} \
+            || { log "Error: decoding failed; see ${_logdir}/asr_inference.*.log"; exit 1; }
+        for i in $(seq "${_nj}"); do
+            cat "${_logdir}/output.${i}/1best_recog/text"
+        done | LC_ALL=C sort -k1,1 > "${_dir}/text.tmp"
+        mv "${_dir}/text.tmp" "${_dir}/text"
+        touch "${_dir}/.done"
+    done
+    done
+fi
+
+if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
+    for upstream in ${upstreams}; do
+    for lang in ${languages}; do
+        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+        _dir=${_asr_exp}/decode_${inference_tag}/test_${lang}
+        if done_already "${_dir}/score/.done"; then
+            log "Stage 8: ${_dir}/score exists, skipping"
+            continue
+        fi
+        log "Stage 8: scoring: ${_dir}/text vs ${datadir}/test_${lang}/text -> ${_dir}/score"
+        ${python} -m espnet_ext.bin.score --ref "${datadir}/test_${lang}/text" \
+            --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
+            --meta "upstream=${upstream}${asr_tag:+_${asr_tag}}" --meta "test_set=test_${lang}" \
+            --meta "decode=${inference_tag}"
+        touch "${_dir}/score/.done"
+    done
+    done
+fi
+
+if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
+    log "Stage 9: results table: ${expdir}/*/decode_*/*/score -> ${expdir}/results"
+    ${python} -m espnet_ext.bin.make_results --exp_dir "${expdir}" --out_dir "${expdir}/results" \
+        --title "Results: $(basename "$(cd ../..; pwd)")/$(basename "$(pwd)")"
+fi
+
+log "Successfully finished. [elapsed=${SECONDS}s]"

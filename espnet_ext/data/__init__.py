@@ -1,0 +1,1 @@
+"""Data directories (Kaldi style), audio I/O, validation and corpus preparation."""

@@ -1,0 +1,222 @@
+"""Validation of Kaldi-style data directories.
+
+Run at the start of every stage that consumes data (``python -m espnet_ext.bin.validate_data_dir``)
+and at the end of every corpus preparation. It never modifies the directory. Every problem is
+reported as a :class:`DataDirError` naming the file, line or utterance, with the fix.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import soundfile as sf
+
+from espnet_ext.data.audio import TARGET_SR, read_audio
+from espnet_ext.data.kaldi import read_kaldi_map
+from espnet_ext.errors import DataDirError
+from espnet_ext.fileio import PathLike
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_FILES = ("wav.scp", "text", "utt2spk")
+
+
+@dataclass
+class DataDirStats:
+    """What a valid data dir holds."""
+
+    path: str
+    num_utts: int
+    num_speakers: int
+    hours: float
+    languages: List[str] = field(default_factory=list)
+
+
+def _check_sorted(path: Path, keys: List[str]) -> None:
+    # Kaldi/ESPnet tools merge files by id assuming C-locale order (Python's str order for ASCII).
+    for prev, cur in zip(keys, keys[1:]):
+        if cur < prev:
+            raise DataDirError(
+                f"{path}: not sorted: '{cur}' comes after '{prev}'; "
+                f"sort it with `LC_ALL=C sort -k1,1 -o {path} {path}`"
+            )
+
+
+def _audio_info(utt: str, entry: str, wav_scp: Path) -> tuple:
+    """Return (seconds, sample_rate, channels) of one wav.scp entry, or raise naming ``utt``."""
+    try:
+        if entry.rstrip().endswith("|"):
+            data, sr = read_audio(entry)
+            frames, channels = data.shape[0], (1 if data.ndim == 1 else data.shape[1])
+        else:
+            if not Path(entry).is_file():
+                raise DataDirError(
+                    f"{wav_scp}: utterance '{utt}': audio file '{entry}' does not exist"
+                )
+            info = sf.info(entry)
+            frames, sr, channels = info.frames, info.samplerate, info.channels
+    except DataDirError:
+        raise
+    except Exception as e:  # noqa: BLE001 - libsndfile/subprocess errors, re-raised with context
+        raise DataDirError(
+            f"{wav_scp}: utterance '{utt}': cannot read audio '{entry}': {e}"
+        ) from None
+    if frames == 0:
+        raise DataDirError(f"{wav_scp}: utterance '{utt}': audio '{entry}' is empty (0 samples)")
+    return frames / sr, sr, channels
+
+
+def validate_data_dir(
+    data_dir: PathLike,
+    check_audio: bool = True,
+    sample_rate: Optional[int] = TARGET_SR,
+    require_text: bool = True,
+) -> DataDirStats:
+    """Check a data dir is complete and consistent, and that its audio is usable.
+
+    Checks: required files exist and are UTF-8; ids are unique and sorted; every file covers
+    the same utterances; transcripts are non-empty; utt2spk and spk2utt agree; segments (if
+    present) are within their recordings; audio exists, is readable, non-empty, mono and at
+    ``sample_rate``.
+
+    Args:
+        data_dir: the directory.
+        check_audio: open every audio file's header (pipes are run).
+        sample_rate: required rate in Hz; None accepts any.
+        require_text: a ``text`` file is needed (False for unlabelled pre-training audio).
+
+    Returns:
+        counts and total duration.
+
+    Raises:
+        DataDirError: the first problem found, naming file/line/utterance and the fix.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataDirError(f"{data_dir}: data directory not found")
+    required = [f for f in REQUIRED_FILES if require_text or f != "text"]
+    for name in required:
+        if not (data_dir / name).is_file():
+            raise DataDirError(f"{data_dir}: required file '{name}' is missing")
+
+    wav_scp = data_dir / "wav.scp"
+    wavs = read_kaldi_map(wav_scp)
+    _check_sorted(wav_scp, list(wavs))
+
+    segments_file = data_dir / "segments"
+    segments: Dict[str, tuple] = {}
+    if segments_file.is_file():
+        for utt, rest in read_kaldi_map(segments_file).items():
+            fields = rest.split()
+            try:
+                rec, start, end = fields[0], float(fields[1]), float(fields[2])
+            except (IndexError, ValueError):
+                raise DataDirError(
+                    f"{segments_file}: utterance '{utt}': expected '<utt> <rec> <start> <end>', "
+                    f"got '{utt} {rest}'"
+                ) from None
+            if rec not in wavs:
+                raise DataDirError(
+                    f"{segments_file}: utterance '{utt}': recording '{rec}' is not in {wav_scp}"
+                )
+            if not 0 <= start < end:
+                raise DataDirError(
+                    f"{segments_file}: utterance '{utt}': need 0 <= start < end, got {start} {end}"
+                )
+            segments[utt] = (rec, start, end)
+        utt_ids = list(segments)
+        _check_sorted(segments_file, utt_ids)
+    else:
+        utt_ids = list(wavs)
+    utt_set = set(utt_ids)
+
+    def check_same_ids(name: str, keys: List[str]) -> None:
+        missing = sorted(utt_set - set(keys))
+        extra = sorted(set(keys) - utt_set)
+        if missing or extra:
+            raise DataDirError(
+                f"{data_dir / name}: does not match the utterance list"
+                + (f"; missing {len(missing)} (first: '{missing[0]}')" if missing else "")
+                + (f"; unknown {len(extra)} (first: '{extra[0]}')" if extra else "")
+                + "; every file must list the same utterances"
+            )
+
+    texts: Dict[str, str] = {}
+    if require_text:
+        texts = read_kaldi_map(data_dir / "text", allow_empty_value=True)
+        _check_sorted(data_dir / "text", list(texts))
+        check_same_ids("text", list(texts))
+        for utt, t in texts.items():
+            if not t.strip():
+                raise DataDirError(
+                    f"{data_dir / 'text'}: utterance '{utt}' has an empty transcript; "
+                    "remove the utterance from every file of the data dir or transcribe it"
+                )
+
+    utt2spk = read_kaldi_map(data_dir / "utt2spk")
+    _check_sorted(data_dir / "utt2spk", list(utt2spk))
+    check_same_ids("utt2spk", list(utt2spk))
+    spk2utt_file = data_dir / "spk2utt"
+    if spk2utt_file.is_file():
+        spk2utt = read_kaldi_map(spk2utt_file)
+        derived: Dict[str, set] = {}
+        for utt, spk in utt2spk.items():
+            derived.setdefault(spk, set()).add(utt)
+        for spk, utts in spk2utt.items():
+            if set(utts.split()) != derived.get(spk, set()):
+                raise DataDirError(
+                    f"{spk2utt_file}: speaker '{spk}' does not match utt2spk; "
+                    "regenerate spk2utt from utt2spk"
+                )
+        if set(spk2utt) != set(derived):
+            raise DataDirError(f"{spk2utt_file}: speakers differ from utt2spk; regenerate it")
+
+    utt2lang_file = data_dir / "utt2lang"
+    languages: List[str] = []
+    if utt2lang_file.is_file():
+        utt2lang = read_kaldi_map(utt2lang_file)
+        check_same_ids("utt2lang", list(utt2lang))
+        languages = sorted(set(utt2lang.values()))
+
+    total = 0.0
+    if check_audio:
+        durations = {}
+        for rec, entry in wavs.items():
+            seconds, sr, channels = _audio_info(rec, entry, wav_scp)
+            if sample_rate is not None and sr != sample_rate:
+                raise DataDirError(
+                    f"{wav_scp}: utterance '{rec}': audio '{entry}' is {sr} Hz, expected "
+                    f"{sample_rate} Hz; convert the dir with "
+                    f"`python -m espnet_ext.bin.format_data_dir {data_dir} <new_dir>`"
+                )
+            if channels != 1:
+                raise DataDirError(
+                    f"{wav_scp}: utterance '{rec}': audio '{entry}' has {channels} channels, "
+                    f"expected mono; convert the dir with "
+                    f"`python -m espnet_ext.bin.format_data_dir {data_dir} <new_dir>`"
+                )
+            durations[rec] = seconds
+        if segments:
+            for utt, (rec, start, end) in segments.items():
+                if end > durations[rec] + 0.01:
+                    raise DataDirError(
+                        f"{segments_file}: utterance '{utt}': ends at {end:.2f} s but recording "
+                        f"'{rec}' lasts {durations[rec]:.2f} s"
+                    )
+                total += end - start
+        else:
+            total = sum(durations.values())
+
+    stats = DataDirStats(
+        path=str(data_dir),
+        num_utts=len(utt_ids),
+        num_speakers=len(set(utt2spk.values())),
+        hours=total / 3600.0,
+        languages=languages,
+    )
+    logger.info(
+        "validated %s: %d utts, %d speakers, %.3f h",
+        data_dir, stats.num_utts, stats.num_speakers, stats.hours,
+    )
+    return stats

@@ -1,0 +1,46 @@
+"""Atomic file output: a file either has its complete new content or its previous one.
+
+Every writer in espnet_ext goes through here, so a killed stage never leaves a truncated file that
+a rerun would take as complete.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, TextIO, Union
+
+PathLike = Union[str, Path]
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "w", encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Args:
+        path: final destination; its parent directory is created if needed.
+        mode: "w" (text) or "wb" (binary).
+        encoding: text encoding, ignored for binary mode.
+
+    Yields:
+        The open temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_open(path, "w") as f:
+        f.write(text)

@@ -1,0 +1,32 @@
+"""xling-ssl: ESPnet recipe extension for cross-lingual evaluation of self-supervised speech models.
+
+Direct dependencies are pinned exactly; tools/constraints.txt pins every transitive one and is
+what tools/install.sh installs with (`make install`).
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="espnet_ext",
+    version="0.1.0",
+    description="Dutch self-supervised pre-training evaluated on non-Germanic ASR, as an ESPnet recipe",
+    packages=find_packages(include=["espnet_ext", "espnet_ext.*"]),
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        "espnet==202511",
+        "torch==2.8.0",
+        # s3prl 0.4.18's hub imports torchaudio.set_audio_backend, removed in torchaudio 2.9.
+        "torchaudio==2.8.0",
+        "s3prl==0.4.18",
+        "sentencepiece==0.2.0",
+        "jiwer==4.0.0",
+        "kaldiio==2.18.1",
+        "soundfile==0.14.0",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+        "PyYAML==6.0.4",
+        "tqdm==4.70.1",
+        "matplotlib==3.11.2",
+    ],
+    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"]},
+)
