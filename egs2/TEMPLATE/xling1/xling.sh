@@ -52,6 +52,7 @@ upstreams="fbank"       # input representations; fbank = ESPnet's default fronte
 asr_config=conf/asr/train_asr_conformer.yaml
 asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
+feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
@@ -163,6 +164,9 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
             touch "${_stats}/.done"
         fi
 
+        _norm_opts=(--normalize "${feats_normalize}")
+        [ "${feats_normalize}" = global_mvn ] && \
+            _norm_opts+=(--normalize_conf "stats_file=${_stats}/train/feats_stats.npz")
         log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
         mkdir -p "${_asr_exp}"
         # shellcheck disable=SC2086
@@ -180,7 +184,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
                 --train_shape_file "${_stats}/train/text_shape.${token_type}" \
                 --valid_shape_file "${_stats}/valid/speech_shape" \
                 --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
-                --normalize_conf "stats_file=${_stats}/train/feats_stats.npz" \
+                "${_norm_opts[@]}" \
                 --frontend_conf fs=16k \
                 --resume true \
                 --seed "${seed}" \
@@ -199,7 +203,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     for lang in ${languages}; do
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
         _test=${datadir}/test_${lang}
-        _dir=${_asr_exp}/decode_${inference_tag}/test_${lang}
+        _dir=${_asr_exp}/${inference_tag}/test_${lang}
         if done_already "${_dir}/.done"; then
             log "Stage 7: ${_dir} exists, skipping"
             continue
@@ -238,7 +242,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     for upstream in ${upstreams}; do
     for lang in ${languages}; do
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
-        _dir=${_asr_exp}/decode_${inference_tag}/test_${lang}
+        _dir=${_asr_exp}/${inference_tag}/test_${lang}
         if done_already "${_dir}/score/.done"; then
             log "Stage 8: ${_dir}/score exists, skipping"
             continue
@@ -254,9 +258,9 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
 fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
-    log "Stage 9: results table: ${expdir}/*/decode_*/*/score -> ${expdir}/results"
+    log "Stage 9: results table: ${expdir}/*/*/*/score -> ${expdir}/results"
     ${python} -m espnet_ext.bin.make_results --exp_dir "${expdir}" --out_dir "${expdir}/results" \
-        --title "Results: $(basename "$(cd ../..; pwd)")/$(basename "$(pwd)")"
+        --title "Results: $(basename "$(cd ..; pwd)")/$(basename "$(pwd)")"
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"
