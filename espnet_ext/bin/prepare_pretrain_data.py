@@ -53,7 +53,8 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = get_parser().parse_args()
-    from espnet_ext.data.corpora.synthetic import prepare_synthetic_speech, subset_by_hours
+    from espnet_ext.data.corpora.synthetic import prepare_synthetic_speech
+    from espnet_ext.data.subset import subset_by_hours
     from espnet_ext.text.corpus import build_text_corpus
 
     log = logging.getLogger("espnet_ext")

@@ -7,9 +7,10 @@ import pytest
 import soundfile as sf
 
 from espnet_ext.data.corpora.synthetic import (
-    _parse_wav, make_jobs, prepare_synthetic_speech, subset_by_hours,
+    _parse_wav, make_jobs, prepare_synthetic_speech,
 )
 from espnet_ext.data.kaldi import read_kaldi_map
+from espnet_ext.data.subset import subset_by_hours
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
 
@@ -108,3 +109,19 @@ def test_unknown_variant_raises(tmp_path, text_file):
 def test_subset_larger_than_source_raises(data_dir):
     with pytest.raises(DataDirError, match="less than the 1.0 h"):
         subset_by_hours(data_dir, data_dir.parent / "sub", 1.0)
+
+
+def test_capped_random_subset_is_seeded_and_keeps_short_sets_whole(tmp_path):
+    from tests.conftest import make_data_dir
+
+    src = make_data_dir(tmp_path / "train_es", {f"u{i:02d}": f"frase {i}" for i in range(12)})
+    a = subset_by_hours(src, tmp_path / "a", 3 / 3600, seed=1, at_most=True)
+    b = subset_by_hours(src, tmp_path / "b", 3 / 3600, seed=1, at_most=True)
+    c = subset_by_hours(src, tmp_path / "c", 3 / 3600, seed=2, at_most=True)
+    ids = lambda d: sorted(read_kaldi_map(d / "text"))  # noqa: E731
+    assert ids(a) == ids(b) and len(ids(a)) == 6  # 0.5 s utterances, 3 s cap
+    assert ids(a) != ids(c)
+    whole = subset_by_hours(src, tmp_path / "w", 1.0, seed=1, at_most=True)
+    assert len(ids(whole)) == 12
+    with pytest.raises(DataDirError, match="less than the 1.0 h"):
+        subset_by_hours(src, tmp_path / "x", 1.0, seed=1)

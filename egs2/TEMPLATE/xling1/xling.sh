@@ -40,6 +40,7 @@ seed=1                  # one seed for every stage
 # Data
 languages="nl cs es fr it ru"   # evaluation languages: ${datadir}/{train,dev,test}_<lang>
 local_data_opts=""              # passed to local/data.sh
+train_max_hours=""              # cap each training set (ML-SUPERB style): seeded random subset
 datadir=data
 expdir=exp
 
@@ -85,17 +86,26 @@ for upstream in ${upstreams}; do
     fi
 done
 
+# The training set of a language: the full one, or its capped subset.
+train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_hours}h}"; }
+
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     log "Stage 1: data preparation: local/data.sh ${local_data_opts} -> ${datadir}"
-    # local/data.sh is idempotent itself (its preparer keeps a .done marker with its options).
+    # local/data.sh is idempotent itself (its preparers keep .done markers with their options).
     # shellcheck disable=SC2086
-    local/data.sh ${local_data_opts}
+    local/data.sh --datadir "${datadir}" ${local_data_opts}
     for lang in ${languages}; do
         validate "${datadir}/train_${lang}" "${datadir}/dev_${lang}" "${datadir}/test_${lang}"
+        if [ -n "${train_max_hours}" ]; then
+            log "Stage 1: cap training set: ${datadir}/train_${lang} -> $(train_set_of "${lang}")"
+            ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${train_max_hours}" \
+                --seed "${seed}" "${datadir}/train_${lang}" "$(train_set_of "${lang}")"
+        fi
     done
 fi
 
-token_dir() { echo "${datadir}/token_list/${1}_${token_type}"; }
+_cap=${train_max_hours:+_max${train_max_hours}h}
+token_dir() { echo "${datadir}/token_list/${1}${_cap}_${token_type}"; }
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     for lang in ${languages}; do
@@ -104,20 +114,21 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
             log "Stage 2: ${_tdir} exists, skipping"
             continue
         fi
-        log "Stage 2: ${token_type} token list: ${datadir}/train_${lang}/text -> ${_tdir}"
-        validate --no_audio "${datadir}/train_${lang}"
-        ${python} -m espnet_ext.bin.make_token_list --text "${datadir}/train_${lang}/text" \
+        _train=$(train_set_of "${lang}")
+        log "Stage 2: ${token_type} token list: ${_train}/text -> ${_tdir}"
+        validate --no_audio "${_train}"
+        ${python} -m espnet_ext.bin.make_token_list --text "${_train}/text" \
             --out_dir "${_tdir}" --token_type "${token_type}" --nbpe "${nbpe}"
         touch "${_tdir}/.done"
     done
 fi
 
-asr_exp_of() { echo "${expdir}/asr_${1}_${2}${asr_tag:+_${asr_tag}}"; }
+asr_exp_of() { echo "${expdir}/asr_${1}_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     for upstream in ${upstreams}; do
     for lang in ${languages}; do
-        _train=${datadir}/train_${lang}
+        _train=$(train_set_of "${lang}")
         _dev=${datadir}/dev_${lang}
         _tdir=$(token_dir "${lang}")
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
@@ -145,7 +156,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
             ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" \
                 "${_train}/wav.scp" "${_logdir}/train" "${_dev}/wav.scp" "${_logdir}/valid"
             # shellcheck disable=SC2086
-            ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+            OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
                 ${python} -m espnet2.bin.asr_train --collect_stats true --use_preprocessor true \
                     "${_tok_opts[@]}" "${_data_opts[@]}" \
                     --train_shape_file "${_logdir}/train.JOB.scp" \
@@ -217,7 +228,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
         _nj=$(min "${inference_nj}" "$(wc -l < "${_test}/wav.scp")")
         ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
         # shellcheck disable=SC2086
-        ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
+        OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
             ${python} -m espnet2.bin.asr_inference \
                 --batch_size 1 \
                 --ngpu "${_ngpu_inf}" \
@@ -251,6 +262,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         ${python} -m espnet_ext.bin.score --ref "${datadir}/test_${lang}/text" \
             --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
             --meta "upstream=${upstream}${asr_tag:+_${asr_tag}}" --meta "test_set=test_${lang}" \
+            --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
             --meta "decode=${inference_tag}"
         touch "${_dir}/score/.done"
     done

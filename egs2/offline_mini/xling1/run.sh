@@ -18,20 +18,25 @@ if [ "${fast}" = true ]; then
     expdir=exp_fast
     asr_config=conf/asr/train_asr_fast.yaml
     inference_config=conf/decode/decode_fast.yaml
-    max_utts_per_lang=40
+    local_data_opts="--max_utts_per_lang 40 --pretrain_hours 0.05"
+    train_max_hours=""
 else
     datadir=data
     expdir=exp
     asr_config=conf/asr/train_asr_conformer.yaml
     inference_config=conf/decode/decode_ctc0.5.yaml
-    max_utts_per_lang=0
+    local_data_opts="--pretrain_hours 2"
+    # ML-SUPERB-style cap: every language trains on at most 30 min, so languages compare on
+    # equal data and the six-language sweep fits about an hour on 2 CPU cores.
+    train_max_hours=0.5
 fi
 
 ./xling.sh \
     --languages "${languages}" \
     --datadir "${datadir}" \
     --expdir "${expdir}" \
-    --local_data_opts "--datadir ${datadir} --max_utts_per_lang ${max_utts_per_lang}" \
+    --local_data_opts "${local_data_opts}" \
+    --train_max_hours "${train_max_hours}" \
     --token_type char \
     --upstreams fbank \
     --asr_config "${asr_config}" \

@@ -5,7 +5,7 @@ voice variant (``nl+m3``, ``nl+f2``, ``nl+klatt`` ...; each variant is one speak
 rate and pitch drawn from a random generator seeded by ``(seed, line index)``. Sentences are
 synthesised until the requested number of hours is reached, so the utterances of a smaller amount
 are a prefix of those of a larger one (same seed and text): 0.5 h is a subset of 1 h, and
-:func:`subset_by_hours` cuts that prefix from an existing data dir without synthesising.
+:func:`espnet_ext.data.subset.subset_by_hours` cuts that prefix from an existing data dir without synthesising.
 
 MBROLA voices (``mb-nl2`` ...) are not used: the ``mbrola`` binary and its Dutch voices are not
 installable from this Debian release's archive, and espeak-ng's own formant voices need nothing
@@ -342,77 +342,3 @@ def prepare_synthetic_speech(
     logger.info("wrote %s: %d utterances, %.3f h, %d speakers", out_dir, len(chosen),
                 total / 3600, n_spk)
     return {"all": out_dir}
-
-
-def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
-                    force: bool = False) -> Path:
-    """Write the shortest prefix of ``data_dir`` lasting at least ``hours`` as a new data dir.
-
-    The order is ``utt2idx`` (line index of the text, written by
-    :func:`prepare_synthetic_speech`) if present, else utterance id. Durations come from
-    ``utt2dur`` if present, else from the audio headers. Audio files are shared, not copied.
-    The result equals what :func:`prepare_synthetic_speech` writes for ``hours`` with the same
-    text, voices and seed.
-
-    Args:
-        data_dir: source data dir.
-        out_dir: data dir to write.
-        hours: amount to keep.
-        force: redo even if ``out_dir/.done`` records the same source and hours.
-
-    Returns:
-        ``out_dir``.
-
-    Raises:
-        DataDirError: ``data_dir`` is invalid or holds less than ``hours`` (says how much).
-    """
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    if hours <= 0:
-        raise ConfigError(f"hours must be > 0, got {hours}")
-    utts = read_data_dir(data_dir)
-    order = {u.utt_id: u.utt_id for u in utts}
-    if (data_dir / "utt2idx").is_file():
-        order = {k: int(v) for k, v in read_kaldi_map(data_dir / "utt2idx").items()}
-    if (data_dir / "utt2dur").is_file():
-        dur = {k: float(v) for k, v in read_kaldi_map(data_dir / "utt2dur").items()}
-    else:
-        dur = {u.utt_id: sf.info(u.wav_path).duration for u in utts}
-    for u in utts:
-        if u.utt_id not in order or u.utt_id not in dur:
-            raise DataDirError(
-                f"{data_dir}: utterance '{u.utt_id}' is missing from utt2idx or utt2dur; "
-                "regenerate the data dir"
-            )
-    src_done = data_dir / ".done"
-    options = {"source": str(data_dir.resolve()), "hours": hours,
-               "source_done": src_done.read_text(encoding="utf-8") if src_done.is_file()
-               else hashlib.sha1((data_dir / "wav.scp").read_bytes()).hexdigest()}
-    done = out_dir / ".done"
-    if not force and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
-        logger.info("%s is up to date; use --force to redo", out_dir)
-        return out_dir
-    target, total, chosen = hours * 3600.0, 0.0, []
-    for u in sorted(utts, key=lambda u: order[u.utt_id]):
-        if total >= target:
-            break
-        chosen.append(u)
-        total += dur[u.utt_id]
-    if total < target:
-        raise DataDirError(
-            f"{data_dir}: holds {total / 3600:.3f} h, less than the {hours} h asked for; "
-            "synthesise more (a larger --synth_hours) first"
-        )
-    write_data_dir(out_dir, chosen, overwrite=True)
-    ids = {u.utt_id for u in chosen}
-    for name in ("utt2dur", "utt2idx"):
-        if (data_dir / name).is_file():
-            src = read_kaldi_map(data_dir / name)
-            write_kaldi_map(out_dir / name, {k: v for k, v in src.items() if k in ids})
-    prov = data_dir / "provenance.txt"
-    header = f"# {out_dir}: first {len(chosen)} utterances ({total / 3600:.3f} h) of {data_dir}\n"
-    atomic_write_text(out_dir / "provenance.txt",
-                      header + (prov.read_text(encoding="utf-8") if prov.is_file() else ""))
-    validate_data_dir(out_dir)
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
-    logger.info("wrote %s: %d utterances, %.3f h", out_dir, len(chosen), total / 3600)
-    return out_dir

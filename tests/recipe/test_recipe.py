@@ -1,0 +1,70 @@
+"""Stage-level integration: the default recipe's quick variant end to end on the real offline
+corpus (Debian packages installed by tools/install.sh), then a rerun that must do no work.
+
+This is the CI smoke run of the recipe: slow (minutes), but never skipped in CI.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+RECIPE = REPO_ROOT / "egs2" / "offline_mini" / "xling1"
+LANGS = "nl es"
+
+
+def run_recipe(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = ["./run.sh", "--fast", "true", "--languages", LANGS,
+           "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"), *args]
+    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    (tmp / "log.txt").open("a").write(proc.stdout + proc.stderr)
+    return proc
+
+
+def missing_debian_data() -> bool:
+    return not Path("/usr/share/games/fillets-ng/script").is_dir() or shutil.which("espeak-ng") is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(missing_debian_data() and not os.environ.get("CI"),
+                    reason="Debian corpora not installed (run tools/install.sh); never skipped in CI")
+def test_fast_recipe_end_to_end_then_rerun_does_nothing(tmp_path):
+    proc = run_recipe(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
+    assert {r["language"] for r in results} == {"nl", "es"}
+    for r in results:
+        assert r["upstream"] == "fbank" and r["num_utts"] > 0 and 0 <= r["cer"]
+    md = (tmp_path / "exp" / "results" / "RESULTS.md").read_text()
+    assert "| fbank |" in md
+    summary = json.loads((tmp_path / "data" / "summary.json").read_text())
+    assert summary  # the corpus summary was written
+    for lang in ("nl", "es"):
+        for split in ("train", "dev", "test"):
+            assert (tmp_path / "data" / f"{split}_{lang}" / "wav.scp").exists()
+    assert (tmp_path / "data" / "pretrain_text_nl" / "sentences.txt").stat().st_size > 0
+    per_utt = next((tmp_path / "exp").glob("asr_fbank_es/*/test_es/score/per_utt.tsv"))
+    assert per_utt.read_text().count("\n") == results[0]["num_utts"] + 1
+
+    model = tmp_path / "exp" / "asr_fbank_es" / "valid.acc.ave.pth"
+    mtime = model.stat().st_mtime_ns
+    rerun = run_recipe(tmp_path, "--stage", "2")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    out = rerun.stdout + rerun.stderr
+    assert "Stage 6: ASR training" not in out and "Stage 7: decoding" not in out
+    assert out.count("skipping") >= 8  # tokens, training, decoding, scoring for both languages
+    assert model.stat().st_mtime_ns == mtime
+
+
+def test_unknown_option_is_rejected():
+    proc = subprocess.run(["./xling.sh", "--no_such_option", "1"], cwd=RECIPE,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "unknown option --no_such_option" in proc.stderr
