@@ -31,13 +31,13 @@ import json
 import logging
 import random
 import re
-import subprocess
 import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from espnet_ext.data.corpora._common import debian_licence, dpkg_version
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
@@ -424,43 +424,6 @@ def read_exclusion_keys(text_files: Iterable[PathLike]) -> Dict[str, str]:
 # Provenance.
 
 
-def _dpkg_version(package: str) -> Optional[str]:
-    try:
-        proc = subprocess.run(
-            ["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Version}", package],
-            capture_output=True, text=True, check=False,
-        )
-    except FileNotFoundError:
-        return None
-    fields = proc.stdout.split()
-    if proc.returncode != 0 or len(fields) < 2 or not fields[0].startswith("ii"):
-        return None
-    return fields[1]
-
-
-def _licence(package: str) -> str:
-    """The licences a Debian ``copyright`` file names (DEP-5), or its first non-empty line."""
-    f = Path("/usr/share/doc") / package / "copyright"
-    if not f.is_file():
-        return "unknown (no /usr/share/doc/%s/copyright)" % package
-    lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
-    names: List[str] = []
-    for line in lines:
-        if line.startswith("License:"):
-            name = line[len("License:"):].strip()
-            if name and name not in names:
-                names.append(name)
-    if not names:  # free-form file: the licences it points to, else its copyright statement
-        for ref in re.findall(r"/usr/share/common-licenses/([\w+-]+(?:\.\d+)?)",
-                              "\n".join(lines)):
-            if ref not in names:
-                names.append(ref)
-    if names:
-        return "; ".join(names[:4]) + (" ..." if len(names) > 4 else "")
-    stmt = [ln.strip() for ln in lines if re.search(r"Copyright|Permission is granted", ln)]
-    return (" / ".join(stmt[:2])[:160] or "see") + f" (/usr/share/doc/{package}/copyright)"
-
-
 # ----------------------------------------------------------------------------------------------
 # The builder.
 
@@ -569,8 +532,8 @@ def build_text_corpus(
                 f"{src.root}; install the package (`apt-get install -y {src.package}`, listed in "
                 "tools/debian_packages.d/pretrain.txt) or leave it out of the sources"
             )
-        st = SourceStats(src.package, _dpkg_version(src.package) or "not installed (files given)",
-                         _licence(src.package), files=len(files))
+        st = SourceStats(src.package, dpkg_version(src.package),
+                         debian_licence(src.package), files=len(files))
         all_stats.append(st)
         reader = _READERS[src.kind]
         for path in files:

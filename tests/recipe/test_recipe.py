@@ -7,7 +7,9 @@ This is the CI smoke run of the recipe: slow (minutes), but never skipped in CI.
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,24 @@ def missing_debian_data() -> bool:
     return not Path("/usr/share/games/fillets-ng/script").is_dir() or shutil.which("espeak-ng") is None
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(missing_debian_data() and not os.environ.get("CI"),
-                    reason="Debian corpora not installed (run tools/install.sh); never skipped in CI")
-def test_fast_recipe_end_to_end_then_rerun_does_nothing(tmp_path):
+needs_corpora = pytest.mark.skipif(
+    missing_debian_data() and not os.environ.get("CI"),
+    reason="Debian corpora not installed (run tools/install.sh); never skipped in CI")
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory) -> Path:
+    """One full quick run shared by the tests of this module (it takes minutes)."""
+    tmp_path = tmp_path_factory.mktemp("fast_recipe")
     proc = run_recipe(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tmp_path
+
+
+@pytest.mark.slow
+@needs_corpora
+def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
+    tmp_path = fast_run
 
     results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
     assert {r["language"] for r in results} == {"nl", "es"}
@@ -61,6 +75,30 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(tmp_path):
     assert "Stage 6: ASR training" not in out and "Stage 7: decoding" not in out
     assert out.count("skipping") >= 8  # tokens, training, decoding, scoring for both languages
     assert model.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+@needs_corpora
+def test_training_killed_mid_way_resumes_on_rerun(fast_run):
+    tmp_path = fast_run
+    args = ["--stage", "6", "--stop_stage", "6", "--languages", "es", "--asr_tag", "killed"]
+    cmd = ["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
+           "--expdir", str(tmp_path / "exp"), *args]
+    exp = tmp_path / "exp" / "asr_fbank_es_killed"
+    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while not (exp / "checkpoint.pth").exists() and proc.poll() is None:
+        assert time.time() < deadline, "no checkpoint after 10 minutes"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole recipe, mid-training
+    proc.wait()
+    assert not (exp / ".done").exists()
+
+    rerun = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "The training was resumed" in (exp / "train.log").read_text()
+    assert (exp / ".done").exists() and (exp / "valid.acc.ave.pth").exists()
 
 
 def test_unknown_option_is_rejected():

@@ -7,6 +7,7 @@ Kaldi data dir, and records what was skipped and why (``skipped.txt`` and ``PROV
 """
 
 import json
+import re
 import logging
 import os
 import shutil
@@ -105,6 +106,29 @@ def dpkg_version(package: str) -> str:
     if proc.returncode != 0 or not proc.stdout.strip():
         return "not installed (data read from a non-Debian location)"
     return proc.stdout.strip()
+
+
+def debian_licence(package: str) -> str:
+    """The licences a Debian ``copyright`` file names (DEP-5), or its first non-empty line."""
+    f = Path("/usr/share/doc") / package / "copyright"
+    if not f.is_file():
+        return "unknown (no /usr/share/doc/%s/copyright)" % package
+    lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+    names: List[str] = []
+    for line in lines:
+        if line.startswith("License:"):
+            name = line[len("License:"):].strip()
+            if name and name not in names:
+                names.append(name)
+    if not names:  # free-form file: the licences it points to, else its copyright statement
+        for ref in re.findall(r"/usr/share/common-licenses/([\w+-]+(?:\.\d+)?)",
+                              "\n".join(lines)):
+            if ref not in names:
+                names.append(ref)
+    if names:
+        return "; ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+    stmt = [ln.strip() for ln in lines if re.search(r"Copyright|Permission is granted", ln)]
+    return (" / ".join(stmt[:2])[:160] or "see") + f" (/usr/share/doc/{package}/copyright)"
 
 
 def is_wav_16k_mono(path: PathLike) -> bool:

@@ -33,11 +33,9 @@ import numpy as np
 import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
-from espnet_ext.data.kaldi import (
-    Utterance, make_id, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
-)
+from espnet_ext.data.kaldi import Utterance, make_id, write_data_dir, write_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
