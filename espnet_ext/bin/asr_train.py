@@ -1,0 +1,27 @@
+"""ESPnet ASR training (same CLI as ``espnet2.bin.asr_train``) with espnet_ext's frontends.
+
+Adds ``--frontend cached_layers`` (:class:`espnet_ext.features.frontend.CachedLayersFrontend`)
+to ESPnet's ASR task before the command line is parsed, then runs ``ASRTask.main``.
+"""
+
+from typing import List, Optional
+
+
+def register_frontends() -> None:
+    """Add ``cached_layers`` to ``espnet2.tasks.asr.frontend_choices`` (idempotent)."""
+    from espnet2.tasks.asr import frontend_choices
+
+    from espnet_ext.features.frontend import CachedLayersFrontend
+
+    frontend_choices.classes["cached_layers"] = CachedLayersFrontend
+
+
+def main(cmd: Optional[List[str]] = None) -> None:
+    register_frontends()
+    from espnet2.tasks.asr import ASRTask
+
+    ASRTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()
