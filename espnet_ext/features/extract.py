@@ -42,15 +42,6 @@ SAMPLE_RATE = 16000
 DTYPES = ("float32", "float16")
 
 
-def file_hash(path: PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (e.g. an upstream checkpoint), hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def data_hash(data_dir: PathLike) -> str:
     """Fingerprint of the audio of a data dir: ``wav.scp`` (+ ``segments``) and each file's stat.
 

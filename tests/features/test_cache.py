@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.upstream.config import file_sha256
 from espnet_ext.features.extract import (
     data_hash,
     extract_features,
-    file_hash,
     make_cache_key,
     read_cache_info,
 )
@@ -58,7 +58,7 @@ def env(tmp_path_factory):
     # its batch-1 (cached) features.
     data = make_data_dir(root / "data", TEXTS)
     upstream = S3PRLUpstream("apc_local", path_or_url=str(ckpt))
-    upstream_key = json.dumps({"name": "apc_local", "ckpt": file_hash(ckpt)})
+    upstream_key = json.dumps({"name": "apc_local", "ckpt": file_sha256(ckpt)})
     key = make_cache_key(upstream_key, data, None, "float32")
     cache = extract_features(upstream, data, root / "feats", cache_key=key, progress=False)
     return argparse.Namespace(root=root, ckpt=ckpt, data=data, upstream=upstream,
@@ -190,8 +190,8 @@ def test_changed_config_checkpoint_or_data_changes_key(env, tmp_path):
     base = make_cache_key(env.upstream_key, env.data, None, "float32")
     assert base == env.key
     other_ckpt = build_apc_ckpt(tmp_path / "apc2.ckpt", seed=1)
-    assert file_hash(other_ckpt) != file_hash(env.ckpt)
-    changed_ckpt = json.dumps({"name": "apc_local", "ckpt": file_hash(other_ckpt)})
+    assert file_sha256(other_ckpt) != file_sha256(env.ckpt)
+    changed_ckpt = json.dumps({"name": "apc_local", "ckpt": file_sha256(other_ckpt)})
     assert make_cache_key(changed_ckpt, env.data, None, "float32") != base
     assert make_cache_key(env.upstream_key + "normalize", env.data, None, "float32") != base
     assert make_cache_key(env.upstream_key, env.data, [1, 2], "float32") != base

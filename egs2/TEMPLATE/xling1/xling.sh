@@ -5,12 +5,17 @@
 # Stages (run those with stage <= N <= stop_stage):
 #   1  data preparation: local/data.sh, then every data dir is validated
 #   2  token lists per language (char or sentencepiece BPE)
+#   5  feature cache: every frozen s3prl upstream runs once over every set (kaldiio ark/scp)
 #   6  downstream ASR per (upstream x language): ESPnet asr_train collect-stats + training
 #   7  decoding of every test set with ESPnet asr_inference
 #   8  scoring with jiwer: WER and CER per test set
 #   9  results table: ${expdir}/results/RESULTS.md, results.csv, results.json
-# Stages 3-5 (self-supervised pre-training, upstream export, feature caching) are added by the
-# pre-training and upstream work; their numbers are reserved so stage numbers stay stable.
+# Stages 3-4 (self-supervised pre-training, upstream export) are added by the pre-training work;
+# their numbers are reserved so stage numbers stay stable.
+#
+# An upstream is a name in conf/upstream/ (fbank = ESPnet's default frontend; any s3prl
+# upstream with a local checkpoint). The downstream config is the same for all of them: only
+# the input changes (python -m espnet_ext.bin.upstream_asr_args prints those arguments).
 #
 # Every stage logs "Stage N: what: src -> dst", is idempotent (a finished step leaves a .done
 # marker, written last, and is skipped on rerun; --force true redoes it) and resumes after a
@@ -43,13 +48,15 @@ local_data_opts=""              # passed to local/data.sh
 train_max_hours=""              # cap each training set (ML-SUPERB style): seeded random subset
 datadir=data
 expdir=exp
+dumpdir=dump            # feature caches: ${dumpdir}/feats/<upstream>/
 
 # Tokens
 token_type=char         # char or bpe
 nbpe=100
 
 # Downstream ASR
-upstreams="fbank"       # input representations; fbank = ESPnet's default frontend
+upstreams="fbank"       # conf/upstream names; fbank = ESPnet's default frontend
+feats_dtype=float32     # float32 or float16 feature caches (half the disk)
 asr_config=conf/asr/train_asr_conformer.yaml
 asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
@@ -78,13 +85,6 @@ done_already() { [ "${force}" = false ] && [ -f "$1" ]; }
 validate() {  # validate [--no_audio] dir...: every stage that consumes data checks it first
     ${python} -m espnet_ext.bin.validate_data_dir "$@"
 }
-
-for upstream in ${upstreams}; do
-    if [ "${upstream}" != fbank ]; then
-        log "Error: upstream '${upstream}' is not available: this recipe version supports 'fbank' only"
-        exit 2
-    fi
-done
 
 # The training set of a language: the full one, or its capped subset.
 train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_hours}h}"; }
@@ -123,6 +123,27 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     done
 fi
 
+cache_root_of() { echo "${dumpdir}/feats/${1}"; }
+
+if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+    for upstream in ${upstreams}; do
+        _sets=()
+        for lang in ${languages}; do
+            _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}"
+                    --data_dir "${datadir}/test_${lang}")
+        done
+        log "Stage 5: feature cache (${upstream}): ${languages} -> $(cache_root_of "${upstream}")"
+        # Upstreams without a cache (fbank, fine-tuned ones) are skipped by the step itself;
+        # complete caches whose key (config + checkpoint + data) matches are reused.
+        _force=(); [ "${force}" = true ] && _force=(--force)
+        ${train_cmd} "$(cache_root_of "${upstream}")/extract.log" \
+            ${python} -m espnet_ext.bin.extract_features --upstream "${upstream}" \
+                "${_sets[@]}" --out_root "$(cache_root_of "${upstream}")" \
+                --dtype "${feats_dtype}" "${_force[@]}" \
+            || { log "Error: feature extraction failed; see $(cache_root_of "${upstream}")/extract.log"; exit 1; }
+    done
+fi
+
 asr_exp_of() { echo "${expdir}/asr_${1}_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
@@ -135,18 +156,22 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         _stats=${_asr_exp}/stats
         _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
         [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
-        _data_opts=(
-            --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
-            --train_data_path_and_name_and_type "${_train}/text,text,text"
-            --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
-            --valid_data_path_and_name_and_type "${_dev}/text,text,text"
-        )
         if done_already "${_asr_exp}/.done"; then
             log "Stage 6: ${_asr_exp} is trained, skipping"
             continue
         fi
         validate "${_train}" "${_dev}"
         [ -f "${_tdir}/tokens.txt" ] || { log "Error: ${_tdir}/tokens.txt missing: run stage 2"; exit 2; }
+        # Input side of this upstream (frontend, speech data, its fold length), then the text.
+        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+            --dtype "${feats_dtype}" --train "${_train}" --valid "${_dev}") \
+            && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+        _data_opts=("${_in_opts[@]}"
+            --train_data_path_and_name_and_type "${_train}/text,text,text"
+            --valid_data_path_and_name_and_type "${_dev}/text,text,text"
+            --fold_length 150
+        )
 
         if ! done_already "${_stats}/.done"; then
             log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_stats}"
@@ -157,12 +182,12 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
                 "${_train}/wav.scp" "${_logdir}/train" "${_dev}/wav.scp" "${_logdir}/valid"
             # shellcheck disable=SC2086
             OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
-                ${python} -m espnet2.bin.asr_train --collect_stats true --use_preprocessor true \
+                ${python} -m espnet_ext.bin.asr_train --collect_stats true --use_preprocessor true \
                     "${_tok_opts[@]}" "${_data_opts[@]}" \
                     --train_shape_file "${_logdir}/train.JOB.scp" \
                     --valid_shape_file "${_logdir}/valid.JOB.scp" \
                     --output_dir "${_logdir}/stats.JOB" \
-                    --config "${asr_config}" --frontend_conf fs=16k ${asr_args} \
+                    --config "${asr_config}" ${asr_args} \
                 || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
             _inputs=""
             for i in $(seq "${_nj}"); do _inputs+=" --input_dir ${_logdir}/stats.${i}"; done
@@ -188,7 +213,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
             --num_nodes "${num_nodes}" \
             --init_file_prefix "${_asr_exp}/.dist_init_" \
             --multiprocessing_distributed true -- \
-            ${python} -m espnet2.bin.asr_train \
+            ${python} -m espnet_ext.bin.asr_train \
                 --use_preprocessor true \
                 "${_tok_opts[@]}" "${_data_opts[@]}" \
                 --train_shape_file "${_stats}/train/speech_shape" \
@@ -196,11 +221,9 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
                 --valid_shape_file "${_stats}/valid/speech_shape" \
                 --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
                 "${_norm_opts[@]}" \
-                --frontend_conf fs=16k \
                 --resume true \
                 --seed "${seed}" \
                 --use_tensorboard false \
-                --fold_length 80000 --fold_length 150 \
                 --output_dir "${_asr_exp}" \
                 --config "${asr_config}" ${asr_args} \
             || { log "Error: training failed; see ${_asr_exp}/train.log"; exit 1; }
@@ -222,6 +245,10 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
         [ -f "${_asr_exp}/${inference_model}" ] || {
             log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
         validate "${_test}"
+        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+            --dtype "${feats_dtype}" --test "${_test}") \
+            && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
         log "Stage 7: decoding: ${_test} with ${_asr_exp}/${inference_model} -> ${_dir}"
         _logdir=${_dir}/logdir
         mkdir -p "${_logdir}"
@@ -229,11 +256,11 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
         ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
         # shellcheck disable=SC2086
         OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
-            ${python} -m espnet2.bin.asr_inference \
+            ${python} -m espnet_ext.bin.asr_inference \
                 --batch_size 1 \
                 --ngpu "${_ngpu_inf}" \
                 --seed "${seed}" \
-                --data_path_and_name_and_type "${_test}/wav.scp,speech,sound" \
+                "${_in_opts[@]}" \
                 --key_file "${_logdir}/keys.JOB.scp" \
                 --asr_train_config "${_asr_exp}/config.yaml" \
                 --asr_model_file "${_asr_exp}/${inference_model}" \

@@ -1,0 +1,35 @@
+"""Print, one per line, the ESPnet arguments that feed an upstream into asr_train/asr_inference.
+
+  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --train D --valid D
+  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --test D
+"""
+
+import argparse
+
+from espnet_ext.bin import run_main
+from espnet_ext.upstream.config import load_upstream_config
+from espnet_ext.upstream.espnet_args import decode_args, train_args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", required=True, help="conf/upstream name or YAML path")
+    parser.add_argument("--cache_root", required=True, help="feature caches of this upstream")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    parser.add_argument("--train", help="training data dir")
+    parser.add_argument("--valid", help="validation data dir")
+    parser.add_argument("--test", help="data dir to decode")
+    args = parser.parse_args()
+    cfg = load_upstream_config(args.upstream)
+    if args.test:
+        out = decode_args(cfg, args.test, args.cache_root, args.dtype)
+    elif args.train and args.valid:
+        out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype)
+    else:
+        parser.error("give --train and --valid, or --test")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,125 @@
+"""The ESPnet ``asr_train``/``asr_inference`` arguments that feed one upstream into the downstream.
+
+The downstream ASR config (``conf/asr/*.yaml``) never names a frontend: only the input changes
+between upstreams (SUPERB/ML-SUPERB protocol), and it changes here, from ``conf/upstream/*.yaml``:
+
+- ``fbank``: ESPnet's default frontend (80 log-mel, 25 ms / 10 ms) on the waveform.
+- frozen s3prl upstream: the feature cache of stage 5 (``feats.scp``, ``kaldi_ark``) and our
+  ``cached_layers`` frontend, which learns the softmax-weighted layer sum.
+- fine-tuned s3prl upstream (``frozen: false``): ESPnet's ``frontend: s3prl`` on the waveform.
+"""
+
+from pathlib import Path
+from typing import List, Optional
+
+from espnet_ext.errors import ConfigError
+from espnet_ext.features.extract import (
+    cache_dir_for,
+    is_complete,
+    make_cache_key,
+    parse_layers,
+    read_cache_info,
+)
+from espnet_ext.upstream.config import FBANK, UpstreamConfig, config_hash
+from espnet_ext.fileio import PathLike
+
+# ESPnet's default frontend settings for the fbank baseline (16 kHz: 512-point FFT, 25 ms
+# window, 10 ms hop, 80 mel bins), the front end of most ESPnet ASR recipes.
+FBANK_FRONTEND_CONF = {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 80}
+# ESPnet folds batches by these lengths: samples for waveforms, frames for cached features.
+WAVE_FOLD_LENGTH = 80000
+FEATS_FOLD_LENGTH = 800
+
+
+def uses_cache(cfg: UpstreamConfig) -> bool:
+    """True if the downstream trains from the stage-5 feature cache of this upstream."""
+    return cfg.upstream != FBANK and cfg.frozen
+
+
+def cache_key(cfg: UpstreamConfig, data_dir: PathLike, dtype: str) -> str:
+    """The key of ``data_dir``'s cache for ``cfg``: config + checkpoint hash + data + dtype."""
+    return make_cache_key(config_hash(cfg), data_dir, parse_layers(cfg.layers), dtype)
+
+
+def find_cache(cfg: UpstreamConfig, data_dir: PathLike, cache_root: PathLike, dtype: str) -> Path:
+    """The complete cache of ``data_dir`` for ``cfg`` under ``cache_root``.
+
+    Raises:
+        ConfigError: no complete cache with the current key (stage 5 has not run for this
+            config/checkpoint/data, or was interrupted).
+    """
+    key = cache_key(cfg, data_dir, dtype)
+    cache = cache_dir_for(cache_root, data_dir, key)
+    if not is_complete(cache, key):
+        raise ConfigError(
+            f"no complete feature cache of {data_dir} for upstream '{cfg.name}' under "
+            f"{cache_root} (expected {cache}); run stage 5 (feature extraction) first"
+        )
+    return cache
+
+
+def speech_input(cfg: UpstreamConfig, data_dir: PathLike, cache_root: PathLike,
+                 dtype: str) -> str:
+    """The ``path,speech,type`` triple of ``data_dir`` for this upstream."""
+    if uses_cache(cfg):
+        return f"{find_cache(cfg, data_dir, cache_root, dtype)}/feats.scp,speech,kaldi_ark"
+    return f"{Path(data_dir)}/wav.scp,speech,sound"
+
+
+def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str]:
+    """``--frontend``/``--frontend_conf`` arguments of this upstream.
+
+    Args:
+        cfg: the upstream config.
+        cache: one of its caches (gives layer count and dim) when it is frozen.
+    """
+    if cfg.upstream == FBANK:
+        args = ["--frontend", "default", "--frontend_conf", "fs=16k"]
+        for k, v in FBANK_FRONTEND_CONF.items():
+            args += ["--frontend_conf", f"{k}={v}"]
+        return args
+    if cfg.frozen:
+        info = read_cache_info(cache)
+        return ["--frontend", "cached_layers",
+                "--frontend_conf", f"num_layers={info['num_layers']}",
+                "--frontend_conf", f"layer_dim={info['dim']}"]
+    if cfg.freeze_steps:
+        raise ConfigError(
+            f"upstream '{cfg.name}': freeze_steps={cfg.freeze_steps} is not supported by "
+            "ESPnet's s3prl frontend yet; use 0 (fine-tune from the first step)"
+        )
+    layers = parse_layers(cfg.layers)
+    if layers is not None and len(layers) > 1:
+        raise ConfigError(
+            f"upstream '{cfg.name}': fine-tuning through ESPnet's s3prl frontend takes all "
+            f"layers or one layer, not {layers}"
+        )
+    conf = {"upstream": cfg.upstream, "path_or_url": cfg.path}
+    if cfg.options:
+        conf["extra_conf"] = dict(cfg.options)
+    args = ["--frontend", "s3prl", "--frontend_conf", f"frontend_conf={conf}",
+            "--frontend_conf", "fs=16k"]
+    if layers is None:
+        args += ["--frontend_conf", "multilayer_feature=true"]
+    else:
+        args += ["--frontend_conf", f"layer={layers[0]}"]
+    return args
+
+
+def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,
+               cache_root: PathLike, dtype: str = "float32") -> List[str]:
+    """Everything ``asr_train`` needs about the input: frontend, speech data, speech fold length."""
+    train = speech_input(cfg, train_dir, cache_root, dtype)
+    valid = speech_input(cfg, valid_dir, cache_root, dtype)
+    cache = Path(train.split(",")[0]).parent if uses_cache(cfg) else None
+    return frontend_args(cfg, cache) + [
+        "--train_data_path_and_name_and_type", train,
+        "--valid_data_path_and_name_and_type", valid,
+        "--fold_length", str(FEATS_FOLD_LENGTH if uses_cache(cfg) else WAVE_FOLD_LENGTH),
+    ]
+
+
+def decode_args(cfg: UpstreamConfig, test_dir: PathLike, cache_root: PathLike,
+                dtype: str = "float32") -> List[str]:
+    """The speech input of ``asr_inference`` for ``test_dir``."""
+    return ["--data_path_and_name_and_type", speech_input(cfg, test_dir, cache_root, dtype)]
