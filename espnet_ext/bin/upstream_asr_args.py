@@ -5,6 +5,8 @@
 """
 
 import argparse
+import contextlib
+import sys
 
 from espnet_ext.bin import run_main
 from espnet_ext.upstream.config import load_upstream_config
@@ -21,13 +23,15 @@ def main() -> None:
     parser.add_argument("--valid", help="validation data dir")
     parser.add_argument("--test", help="data dir to decode")
     args = parser.parse_args()
-    cfg = load_upstream_config(args.upstream)
-    if args.test:
-        out = decode_args(cfg, args.test, args.cache_root, args.dtype)
-    elif args.train and args.valid:
-        out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype)
-    else:
+    if not args.test and not (args.train and args.valid):
         parser.error("give --train and --valid, or --test")
+    # stdout carries only the arguments: imports of s3prl/espnet print notices there.
+    with contextlib.redirect_stdout(sys.stderr):
+        cfg = load_upstream_config(args.upstream)
+        if args.test:
+            out = decode_args(cfg, args.test, args.cache_root, args.dtype)
+        else:
+            out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype)
     print("\n".join(out))
 
 

@@ -18,11 +18,10 @@ import difflib
 import os
 import pickle
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Union
 
 from espnet_ext.errors import ConfigError
 from espnet_ext.upstream.config import (
-    FBANK,
     UpstreamConfig,
     config_hash,
     file_sha256,
@@ -76,7 +75,7 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
     try:
         with _weights_only_loading():
             torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
+    except pickle.UnpicklingError:
         try:
             bad = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
         except Exception:  # noqa: BLE001 - only used to make the message more specific

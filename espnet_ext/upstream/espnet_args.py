@@ -7,6 +7,10 @@ between upstreams (SUPERB/ML-SUPERB protocol), and it changes here, from ``conf/
 - frozen s3prl upstream: the feature cache of stage 5 (``feats.scp``, ``kaldi_ark``) and our
   ``cached_layers`` frontend, which learns the softmax-weighted layer sum.
 - fine-tuned s3prl upstream (``frozen: false``): ESPnet's ``frontend: s3prl`` on the waveform.
+
+Every s3prl upstream also gets ESPnet's ``preencoder: linear`` down to the fbank width (80), as
+ESPnet's SSL recipes do: the encoder then sees inputs of one size whatever the upstream, and its
+conv2d subsampling does not grow with the upstream's width (768-1024).
 """
 
 from pathlib import Path
@@ -82,7 +86,8 @@ def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str
         info = read_cache_info(cache)
         return ["--frontend", "cached_layers",
                 "--frontend_conf", f"num_layers={info['num_layers']}",
-                "--frontend_conf", f"layer_dim={info['dim']}"]
+                "--frontend_conf", f"layer_dim={info['dim']}",
+                *_preencoder_args(info["dim"])]
     if cfg.freeze_steps:
         raise ConfigError(
             f"upstream '{cfg.name}': freeze_steps={cfg.freeze_steps} is not supported by "
@@ -103,7 +108,20 @@ def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str
         args += ["--frontend_conf", "multilayer_feature=true"]
     else:
         args += ["--frontend_conf", f"layer={layers[0]}"]
-    return args
+    return args + _preencoder_args(_upstream_dim(cfg))
+
+
+def _preencoder_args(dim: int) -> List[str]:
+    return ["--preencoder", "linear", "--preencoder_conf", f"input_size={dim}",
+            "--preencoder_conf", f"output_size={FBANK_FRONTEND_CONF['n_mels']}"]
+
+
+def _upstream_dim(cfg: UpstreamConfig) -> int:
+    """Hidden size of a (fine-tuned) upstream, probed by building it once."""
+    from espnet_ext.upstream import load_upstream
+
+    upstream, featurizer = load_upstream(cfg)
+    return featurizer.output_size
 
 
 def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,

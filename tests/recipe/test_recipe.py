@@ -101,6 +101,45 @@ def test_training_killed_mid_way_resumes_on_rerun(fast_run):
     assert (exp / ".done").exists() and (exp / "valid.acc.ave.pth").exists()
 
 
+@pytest.mark.slow
+@needs_corpora
+def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
+    """apc + wav2vec2 (tiny checkpoints in their real formats) from the feature cache, wav2vec2
+    fine-tuned through ESPnet's s3prl frontend, all scored next to fbank; a changed checkpoint
+    gets a new cache instead of the stale one."""
+    from tests.upstream.fixtures import build_apc, build_wav2vec2
+
+    ckpts = tmp_path / "ckpts"
+    build_apc(ckpts / "apc_360hr.ckpt")
+    build_wav2vec2(ckpts / "wav2vec_small.pt")
+    fine_tuned = tmp_path / "wav2vec2_ft.yaml"
+    fine_tuned.write_text("upstream: wav2vec2_local\npath: ${XLING_CKPT_DIR}/wav2vec_small.pt\n"
+                          "frozen: false\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XLING_CKPT_DIR": str(ckpts)}
+    base = ["./run.sh", "--fast", "true", "--languages", "es", "--datadir", str(fast_run / "data"),
+            "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")]
+
+    def run(*args):
+        proc = subprocess.run(base + list(args), cwd=RECIPE, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc
+
+    run("--stage", "5", "--upstreams", f"apc wav2vec2_base {fine_tuned}")
+    rows = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
+    assert {r["upstream"] for r in rows} == {"apc", "wav2vec2_base", "wav2vec2_ft"}
+    assert all(r["language"] == "es" and r["num_utts"] > 0 for r in rows)
+    # a fine-tuned upstream runs on the waveform: no cache
+    assert not list((tmp_path / "dump" / "feats").glob("wav2vec2_ft/*/feats.scp"))
+
+    caches = lambda: sorted((tmp_path / "dump" / "feats" / "apc").glob("train_es.*"))  # noqa: E731
+    assert len(caches()) == 1
+    run("--stage", "5", "--stop_stage", "5", "--upstreams", "apc")
+    assert len(caches()) == 1  # same config + checkpoint + data: reused
+    build_apc(ckpts / "apc_360hr.ckpt", dim=12)  # a different checkpoint under the same name
+    run("--stage", "5", "--stop_stage", "5", "--upstreams", "apc")
+    assert len(caches()) == 2  # new key, new cache; the stale one is never read
+
+
 def test_unknown_option_is_rejected():
     proc = subprocess.run(["./xling.sh", "--no_such_option", "1"], cwd=RECIPE,
                           capture_output=True, text=True)

@@ -123,7 +123,9 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     done
 fi
 
-cache_root_of() { echo "${dumpdir}/feats/${1}"; }
+# An upstream is a conf/upstream name or a YAML path; its tag (file stem) names dirs and rows.
+upstream_tag() { basename "${1}" .yaml; }
+cache_root_of() { echo "${dumpdir}/feats/$(upstream_tag "${1}")"; }
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     for upstream in ${upstreams}; do
@@ -144,7 +146,7 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     done
 fi
 
-asr_exp_of() { echo "${expdir}/asr_${1}_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
+asr_exp_of() { echo "${expdir}/asr_$(upstream_tag "${1}")_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     for upstream in ${upstreams}; do
@@ -207,7 +209,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         mkdir -p "${_asr_exp}"
         # shellcheck disable=SC2086
         ${python} -m espnet2.bin.launch \
-            --cmd "${cuda_cmd} --name asr_${upstream}_${lang}" \
+            --cmd "${cuda_cmd} --name asr_$(upstream_tag "${upstream}")_${lang}" \
             --log "${_asr_exp}/train.log" \
             --ngpu "${ngpu}" \
             --num_nodes "${num_nodes}" \
@@ -288,7 +290,8 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         log "Stage 8: scoring: ${_dir}/text vs ${datadir}/test_${lang}/text -> ${_dir}/score"
         ${python} -m espnet_ext.bin.score --ref "${datadir}/test_${lang}/text" \
             --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
-            --meta "upstream=${upstream}${asr_tag:+_${asr_tag}}" --meta "test_set=test_${lang}" \
+            --meta "upstream=$(upstream_tag "${upstream}")${asr_tag:+_${asr_tag}}" \
+            --meta "test_set=test_${lang}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
             --meta "decode=${inference_tag}"
         touch "${_dir}/score/.done"
