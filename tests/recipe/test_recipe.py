@@ -110,6 +110,7 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
     from tests.upstream.fixtures import build_apc, build_wav2vec2
 
     ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
     build_apc(ckpts / "apc_360hr.ckpt")
     build_wav2vec2(ckpts / "wav2vec_small.pt")
     fine_tuned = tmp_path / "wav2vec2_ft.yaml"
