@@ -10,7 +10,7 @@ import argparse
 import logging
 
 from espnet_ext.bin import run_main
-from espnet_ext.features.extract import extract_features, parse_layers
+from espnet_ext.features.extract import DTYPES, extract_features, parse_layers
 from espnet_ext.upstream import load_upstream, load_upstream_config
 from espnet_ext.upstream.espnet_args import cache_key, uses_cache
 
@@ -21,7 +21,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_dir", required=True, action="append",
                         help="Kaldi data dir (repeatable)")
     parser.add_argument("--out_root", required=True, help="root directory of this upstream's caches")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument("--force", action="store_true", help="rebuild even a complete cache")
     return parser
 

@@ -9,6 +9,7 @@ import contextlib
 import sys
 
 from espnet_ext.bin import run_main
+from espnet_ext.features.extract import DTYPES
 from espnet_ext.upstream.config import load_upstream_config
 from espnet_ext.upstream.espnet_args import decode_args, train_args
 
@@ -18,7 +19,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upstream", required=True, help="conf/upstream name or YAML path")
     parser.add_argument("--cache_root", required=True, help="feature caches of this upstream")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument("--train", help="training data dir")
     parser.add_argument("--valid", help="validation data dir")
     parser.add_argument("--test", help="data dir to decode")

@@ -129,7 +129,7 @@ def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,
     """Everything ``asr_train`` needs about the input: frontend, speech data, speech fold length."""
     train = speech_input(cfg, train_dir, cache_root, dtype)
     valid = speech_input(cfg, valid_dir, cache_root, dtype)
-    cache = Path(train.split(",")[0]).parent if uses_cache(cfg) else None
+    cache = find_cache(cfg, train_dir, cache_root, dtype) if uses_cache(cfg) else None
     return frontend_args(cfg, cache) + [
         "--train_data_path_and_name_and_type", train,
         "--valid_data_path_and_name_and_type", valid,
