@@ -27,6 +27,8 @@ setup(
         "PyYAML==6.0.4",
         "tqdm==4.70.1",
         "matplotlib==3.11.2",
+        # ESPnet trainer logs (--use_tensorboard true in pre-training).
+        "tensorboard==2.21.0",
     ],
     extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"]},
 )

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import soundfile as sf
 
@@ -100,4 +100,62 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
     validate_data_dir(out_dir)
     atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
     logger.info("wrote %s: %d utterances, %.3f h", out_dir, len(chosen), total / 3600)
+    return out_dir
+
+
+def combine_data_dirs(data_dirs: List[PathLike], out_dir: PathLike, force: bool = False) -> Path:
+    """Pool several data dirs into one whose prefixes mix the sources in proportion.
+
+    The pre-training pool is real Dutch speech plus synthetic speech; nested amounts
+    (:func:`subset_by_hours` prefixes) should hold both at every size, not the first source
+    only. So each source keeps its own order (``utt2idx`` if present, else id) and utterance k
+    of a source with n utterances gets rank (k + 0.5) / n; the pool is sorted by rank and the
+    result written as ``utt2idx``. Audio is shared, never copied; ``utt2dur`` and provenance are
+    carried over.
+
+    Raises:
+        DataDirError: a source is invalid or two sources share an utterance id.
+    """
+    sources, out_dir = [Path(d) for d in data_dirs], Path(out_dir)
+    options = {"sources": [], "version": 1}
+    for src in sources:
+        validate_data_dir(src)
+        options["sources"].append([str(src.resolve()),
+                                   hashlib.sha1((src / "wav.scp").read_bytes()).hexdigest()])
+    done = out_dir / ".done"
+    if not force and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+        logger.info("%s is up to date; use --force to redo", out_dir)
+        return out_dir
+    ranked, owner, dur = [], {}, {}
+    for src in sources:
+        utts = read_data_dir(src)
+        idx = ({k: int(v) for k, v in read_kaldi_map(src / "utt2idx").items()}
+               if (src / "utt2idx").is_file() else {u.utt_id: i for i, u in enumerate(utts)})
+        if (src / "utt2dur").is_file():
+            dur.update(read_kaldi_map(src / "utt2dur"))
+        else:
+            dur.update({u.utt_id: f"{sf.info(u.wav_path).duration:.3f}" for u in utts})
+        for k, u in enumerate(sorted(utts, key=lambda u: idx[u.utt_id])):
+            if u.utt_id in owner:
+                raise DataDirError(f"utterance id '{u.utt_id}' is in both {owner[u.utt_id]} "
+                                   f"and {src}; pooled sets need distinct ids")
+            owner[u.utt_id] = src
+            ranked.append(((k + 0.5) / len(utts), str(src), u))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    utts = [u for _, _, u in ranked]
+    write_data_dir(out_dir, utts, overwrite=True)
+    write_kaldi_map(out_dir / "utt2idx", {u.utt_id: str(i) for i, u in enumerate(utts)})
+    write_kaldi_map(out_dir / "utt2dur", {u.utt_id: dur[u.utt_id] for u in utts})
+    provenance = [f"# {out_dir}: pool of {', '.join(map(str, sources))}, interleaved in "
+                  "proportion (utt2idx)\n"]
+    for src in sources:
+        for name in ("provenance.txt", "PROVENANCE.md"):
+            if (src / name).is_file():
+                provenance.append(f"\n## {src}/{name}\n" + (src / name).read_text(encoding="utf-8"))
+    atomic_write_text(out_dir / "provenance.txt", "".join(provenance))
+    validate_data_dir(out_dir)
+    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    hours = sum(float(dur[u.utt_id]) for u in utts) / 3600
+    logger.info("wrote %s: %d utterances, %.3f h from %d sources", out_dir, len(utts), hours,
+                len(sources))
     return out_dir

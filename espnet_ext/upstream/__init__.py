@@ -96,6 +96,10 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
 def _hub_entry(cfg: UpstreamConfig, where: str) -> None:
     from s3prl import hub
 
+    from espnet_ext.upstream.hub import register
+
+    register()
+
     if not callable(getattr(hub, cfg.upstream, None)):
         names = [n for n in dir(hub) if not n.startswith("_") and callable(getattr(hub, n))]
         close = difflib.get_close_matches(cfg.upstream, names, n=5)

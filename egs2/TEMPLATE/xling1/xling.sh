@@ -5,16 +5,17 @@
 # Stages (run those with stage <= N <= stop_stage):
 #   1  data preparation: local/data.sh, then every data dir is validated
 #   2  token lists per language (char or sentencepiece BPE)
+#   3  self-supervised pre-training of each --pretrain_configs model on each --pretrain_hours
+#      nested amount of ${datadir}/${pretrain_set} (ESPnet trainer: resumable, --ngpu, DDP)
+#   4  export of every pre-trained model as an s3prl upstream: ${expdir}/upstreams/<name>.{pt,yaml};
+#      these upstreams join --upstreams in stages 5-9
 #   5  feature cache: every frozen s3prl upstream runs once over every set (kaldiio ark/scp)
 #   6  downstream ASR per (upstream x language): ESPnet asr_train collect-stats + training
 #   7  decoding of every test set with ESPnet asr_inference
 #   8  scoring with jiwer: WER and CER per test set
 #   9  results table: ${expdir}/results/RESULTS.md, results.csv, results.json
-# Stages 3-4 (self-supervised pre-training, upstream export) are added by the pre-training work;
-# their numbers are reserved so stage numbers stay stable.
-#
 # An upstream is a name in conf/upstream/ (fbank = ESPnet's default frontend; any s3prl
-# upstream with a local checkpoint). The downstream config is the same for all of them: only
+# upstream with a local checkpoint) or one pre-trained by stages 3-4 (xling_<config>_<hours>h). The downstream config is the same for all of them: only
 # the input changes (python -m espnet_ext.bin.upstream_asr_args prints those arguments).
 #
 # Every stage logs "Stage N: what: src -> dst", is idempotent (a finished step leaves a .done
@@ -49,6 +50,13 @@ train_max_hours=""              # cap each training set (ML-SUPERB style): seede
 datadir=data
 expdir=exp
 dumpdir=dump            # feature caches: ${dumpdir}/feats/<upstream>/
+
+# Self-supervised pre-training (stages 3-4)
+pretrain_configs=""     # conf/pretrain/*.yaml to train, e.g. "conf/pretrain/apc_tiny.yaml"
+pretrain_hours="0.5 1 2"  # nested amounts of the pool (h); "all" = the whole pool
+pretrain_set=pretrain_nl  # the pool: ${datadir}/${pretrain_set} (audio only)
+pretrain_valid_set=dev_nl # validation loss of pre-training
+pretrain_args=""        # extra arguments for pretrain_train
 
 # Tokens
 token_type=char         # char or bpe
@@ -127,8 +135,122 @@ fi
 upstream_tag() { basename "${1}" .yaml; }
 cache_root_of() { echo "${dumpdir}/feats/$(upstream_tag "${1}")"; }
 
+# Pre-training runs: one per (config, amount); each becomes the upstream xling_<config>_<h>h.
+pretrain_tag_of() { echo "$(basename "${1}" .yaml)_${2}h"; }
+pretrain_data_of() {
+    if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
+    else echo "${datadir}/${pretrain_set}_${1}h"; fi
+}
+pretrained_upstreams=""
+for _cfg in ${pretrain_configs}; do
+    for _h in ${pretrain_hours}; do
+        pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}").yaml"
+    done
+done
+all_upstreams="${upstreams}${pretrained_upstreams}"
+
+# run_collect_stats STATS_DIR TRAIN_DIR VALID_DIR CMD...: ESPnet collect-stats over ${nj} jobs
+# (CMD is a training entry point with its data options), merged into STATS_DIR/{train,valid}.
+run_collect_stats() {
+    local _stats=$1 _train=$2 _valid=$3; shift 3
+    local _logdir=${_stats}/logdir _nj _inputs="" i
+    mkdir -p "${_logdir}"
+    _nj=$(min "${nj}" "$(wc -l < "${_train}/wav.scp")")
+    ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" \
+        "${_train}/wav.scp" "${_logdir}/train" "${_valid}/wav.scp" "${_logdir}/valid"
+    OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+        "$@" --collect_stats true \
+            --train_shape_file "${_logdir}/train.JOB.scp" \
+            --valid_shape_file "${_logdir}/valid.JOB.scp" \
+            --output_dir "${_logdir}/stats.JOB" \
+        || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
+    for i in $(seq "${_nj}"); do _inputs+=" --input_dir ${_logdir}/stats.${i}"; done
+    # shellcheck disable=SC2086
+    ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_stats}"
+}
+
+# launch_train EXP_DIR JOB_NAME CMD...: ESPnet's launcher (CPU, --ngpu, multi-node), resumable.
+launch_train() {
+    local _exp=$1 _name=$2; shift 2
+    mkdir -p "${_exp}"
+    ${python} -m espnet2.bin.launch \
+        --cmd "${cuda_cmd} --name ${_name}" \
+        --log "${_exp}/train.log" \
+        --ngpu "${ngpu}" \
+        --num_nodes "${num_nodes}" \
+        --init_file_prefix "${_exp}/.dist_init_" \
+        --multiprocessing_distributed true -- \
+        "$@" --resume true --seed "${seed}" --output_dir "${_exp}" \
+        || { log "Error: training failed; see ${_exp}/train.log"; exit 1; }
+}
+
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+    for _cfg in ${pretrain_configs}; do
+    for _h in ${pretrain_hours}; do
+        _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
+        _pt_exp=${expdir}/pretrain_${_tag}
+        _train=$(pretrain_data_of "${_h}")
+        _dev=${datadir}/${pretrain_valid_set}
+        if done_already "${_pt_exp}/.done"; then
+            log "Stage 3: ${_pt_exp} is trained, skipping"
+            continue
+        fi
+        [ -f "${_cfg}" ] || { log "Error: pre-training config ${_cfg} not found"; exit 2; }
+        if [ "${_h}" != all ]; then
+            log "Stage 3: nested ${_h} h of ${datadir}/${pretrain_set} -> ${_train}"
+            ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
+                "${datadir}/${pretrain_set}" "${_train}"
+        fi
+        validate "${_train}" "${_dev}"
+        _data_opts=(
+            --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
+            --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
+        )
+        _stats=${_pt_exp}/stats
+        if ! done_already "${_stats}/.done"; then
+            log "Stage 3: speech lengths: ${_train}, ${_dev} -> ${_stats}"
+            # shellcheck disable=SC2086
+            run_collect_stats "${_stats}" "${_train}" "${_dev}" \
+                ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
+                    --config "${_cfg}" ${pretrain_args}
+            touch "${_stats}/.done"
+        fi
+        log "Stage 3: pre-training ${_cfg} on ${_train} -> ${_pt_exp}"
+        # shellcheck disable=SC2086
+        launch_train "${_pt_exp}" "pretrain_${_tag}" \
+            ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
+                --train_shape_file "${_stats}/train/speech_shape" \
+                --valid_shape_file "${_stats}/valid/speech_shape" \
+                --use_tensorboard true \
+                --config "${_cfg}" ${pretrain_args}
+        touch "${_pt_exp}/.done"
+    done
+    done
+fi
+
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
+    for _cfg in ${pretrain_configs}; do
+    for _h in ${pretrain_hours}; do
+        _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
+        _pt_exp=${expdir}/pretrain_${_tag}
+        _name=xling_${_tag}
+        _out=${expdir}/upstreams/${_name}
+        if done_already "${_out}.yaml" && [ "${_out}.yaml" -nt "${_pt_exp}/.done" ]; then
+            log "Stage 4: ${_out}.yaml exists, skipping"
+            continue
+        fi
+        [ -f "${_pt_exp}/.done" ] || { log "Error: ${_pt_exp} is not trained: run stage 3"; exit 2; }
+        log "Stage 4: export ${_pt_exp} -> ${_out}.{pt,yaml}"
+        ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
+            --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
+            --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
+            --info "pretrain_config=${_cfg}"
+    done
+    done
+fi
+
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
-    for upstream in ${upstreams}; do
+    for upstream in ${all_upstreams}; do
         _sets=()
         for lang in ${languages}; do
             _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}"
@@ -149,7 +271,7 @@ fi
 asr_exp_of() { echo "${expdir}/asr_$(upstream_tag "${1}")_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
-    for upstream in ${upstreams}; do
+    for upstream in ${all_upstreams}; do
     for lang in ${languages}; do
         _train=$(train_set_of "${lang}")
         _dev=${datadir}/dev_${lang}
@@ -177,24 +299,10 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
 
         if ! done_already "${_stats}/.done"; then
             log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_stats}"
-            _logdir=${_stats}/logdir
-            mkdir -p "${_logdir}"
-            _nj=$(min "${nj}" "$(wc -l < "${_train}/wav.scp")")
-            ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" \
-                "${_train}/wav.scp" "${_logdir}/train" "${_dev}/wav.scp" "${_logdir}/valid"
             # shellcheck disable=SC2086
-            OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
-                ${python} -m espnet_ext.bin.asr_train --collect_stats true --use_preprocessor true \
-                    "${_tok_opts[@]}" "${_data_opts[@]}" \
-                    --train_shape_file "${_logdir}/train.JOB.scp" \
-                    --valid_shape_file "${_logdir}/valid.JOB.scp" \
-                    --output_dir "${_logdir}/stats.JOB" \
-                    --config "${asr_config}" ${asr_args} \
-                || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
-            _inputs=""
-            for i in $(seq "${_nj}"); do _inputs+=" --input_dir ${_logdir}/stats.${i}"; done
-            # shellcheck disable=SC2086
-            ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_stats}"
+            run_collect_stats "${_stats}" "${_train}" "${_dev}" \
+                ${python} -m espnet_ext.bin.asr_train --use_preprocessor true \
+                    "${_tok_opts[@]}" "${_data_opts[@]}" --config "${asr_config}" ${asr_args}
             # ESPnet names text shape files by token type (asr.sh does the same rename).
             for s in train valid; do
                 mv "${_stats}/${s}/text_shape" "${_stats}/${s}/text_shape.${token_type}"
@@ -206,15 +314,8 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         [ "${feats_normalize}" = global_mvn ] && \
             _norm_opts+=(--normalize_conf "stats_file=${_stats}/train/feats_stats.npz")
         log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
-        mkdir -p "${_asr_exp}"
         # shellcheck disable=SC2086
-        ${python} -m espnet2.bin.launch \
-            --cmd "${cuda_cmd} --name asr_$(upstream_tag "${upstream}")_${lang}" \
-            --log "${_asr_exp}/train.log" \
-            --ngpu "${ngpu}" \
-            --num_nodes "${num_nodes}" \
-            --init_file_prefix "${_asr_exp}/.dist_init_" \
-            --multiprocessing_distributed true -- \
+        launch_train "${_asr_exp}" "asr_$(upstream_tag "${upstream}")_${lang}" \
             ${python} -m espnet_ext.bin.asr_train \
                 --use_preprocessor true \
                 "${_tok_opts[@]}" "${_data_opts[@]}" \
@@ -223,19 +324,15 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
                 --valid_shape_file "${_stats}/valid/speech_shape" \
                 --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
                 "${_norm_opts[@]}" \
-                --resume true \
-                --seed "${seed}" \
                 --use_tensorboard false \
-                --output_dir "${_asr_exp}" \
-                --config "${asr_config}" ${asr_args} \
-            || { log "Error: training failed; see ${_asr_exp}/train.log"; exit 1; }
+                --config "${asr_config}" ${asr_args}
         touch "${_asr_exp}/.done"
     done
     done
 fi
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
-    for upstream in ${upstreams}; do
+    for upstream in ${all_upstreams}; do
     for lang in ${languages}; do
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
         _test=${datadir}/test_${lang}
@@ -279,7 +376,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
 fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
-    for upstream in ${upstreams}; do
+    for upstream in ${all_upstreams}; do
     for lang in ${languages}; do
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
         _dir=${_asr_exp}/${inference_tag}/test_${lang}

@@ -5,6 +5,8 @@
 #                                        between train and dev/test); nl cs es fr it ru
 #   ${datadir}/pretrain_text_nl/         Dutch text corpus (test/dev sentences excluded)
 #   ${datadir}/pretrain_synth_nl/        synthetic Dutch speech (espeak-ng voices), ${pretrain_hours} h
+#   ${datadir}/pretrain_nl/              pre-training pool: train_nl (real) + synthetic speech,
+#                                        interleaved so every nested amount mixes both
 #   ${datadir}/summary.{md,json}         hours / utterances / speakers per set
 # Every set carries a provenance file (package, version, licence). Idempotent: each step keeps a
 # .done marker with its options.
@@ -38,3 +40,10 @@ python3 -m espnet_ext.bin.prepare_pretrain_data \
     --lang nl --text_out "${datadir}/pretrain_text_nl/sentences.txt" "${_excl[@]}" \
     --synth_hours "${pretrain_hours}" --out_dir "${datadir}/pretrain_synth_nl" \
     --audio_dir "${datadir}/local/audio/synth_nl" --nj "${nj}" --seed "${seed}" "${_force[@]}"
+
+# Pre-training pool (audio only; dev/test Dutch speech stays out of it).
+_pool=()
+for _set in train_nl pretrain_synth_nl; do
+    [ -f "${datadir}/${_set}/wav.scp" ] && _pool+=("${datadir}/${_set}")
+done
+python3 -m espnet_ext.bin.combine_data_dirs "${_force[@]}" "${_pool[@]}" "${datadir}/pretrain_nl"

@@ -1,0 +1,87 @@
+"""Export a pre-training run (ESPnet exp dir) as an s3prl upstream checkpoint + upstream config.
+
+The checkpoint is in the format of s3prl's own checkpoints of the family (so ``apc_local`` /
+``wav2vec2_local`` load it too) plus an ``xling`` block read by our ``xling_*`` hub entries
+(:mod:`espnet_ext.upstream.hub`). The YAML is an ordinary ``conf/upstream`` config: the upstream
+sweep uses it by path, and its stem names the results row.
+"""
+
+import argparse
+import datetime
+import logging
+from pathlib import Path
+from typing import Dict, Optional
+
+import yaml
+
+from espnet_ext.errors import ConfigError
+from espnet_ext.fileio import PathLike, atomic_open, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+
+def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
+    """Rebuild the model from ``exp_dir/config.yaml`` and load its weights (weights-only)."""
+    import torch
+
+    from espnet_ext.pretrain.task import PretrainTask
+
+    config = exp_dir / "config.yaml"
+    if not config.is_file():
+        raise ConfigError(f"{exp_dir}: no config.yaml; is this a finished pre-training run?")
+    if model_file is None:
+        candidates = [exp_dir / "valid.loss.ave.pth", exp_dir / "valid.loss.best.pth"]
+        model_file = next((c for c in candidates if c.exists()), None)
+        if model_file is None:
+            raise ConfigError(f"{exp_dir}: no valid.loss.ave.pth or valid.loss.best.pth; "
+                              "training has not finished (rerun the pre-training stage)")
+    with open(config, encoding="utf-8") as f:
+        args = argparse.Namespace(**yaml.safe_load(f))
+    model = PretrainTask.build_model(args)
+    state = torch.load(str(model_file), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return args, model, model_file
+
+
+def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
+                    model_file: Optional[PathLike] = None, info: Optional[Dict] = None,
+                    layers="all") -> Dict:
+    """Write ``out_ckpt`` (s3prl-loadable) and ``out_yaml`` (upstream config) for a trained run.
+
+    Args:
+        exp_dir: ESPnet output dir of ``espnet_ext.bin.pretrain_train``.
+        out_ckpt: checkpoint to write (atomically).
+        out_yaml: upstream config to write; its stem is the upstream's name in results.
+        model_file: weights to export; default the averaged (else best) by validation loss.
+        info: extra provenance (e.g. ``{"pretrain_hours": 1.0, "data": ...}``).
+        layers: ``layers`` of the written config (``"all"``: learned weighted sum).
+
+    Returns:
+        The ``xling`` block written into the checkpoint.
+    """
+    import torch
+
+    from espnet_ext import __version__
+    from espnet_ext.upstream.hub import ENTRIES, EXPORT_FORMAT_VERSION
+
+    exp_dir, out_ckpt, out_yaml = Path(exp_dir), Path(out_ckpt), Path(out_yaml)
+    args, model, model_file = _load_trained_model(
+        exp_dir, Path(model_file) if model_file else None)
+    entry = next(n for n, (m, _) in ENTRIES.items() if m == args.model)
+    block = {"format_version": EXPORT_FORMAT_VERSION, "espnet_ext_version": __version__,
+             "method": args.model, "hub_entry": entry, "exp_dir": str(exp_dir.resolve()),
+             "model_file": model_file.name, "seed": args.seed,
+             "exported": datetime.datetime.now().isoformat(timespec="seconds"),
+             **(info or {})}
+    state = {**model.export_state(), "xling": block}
+    out_ckpt.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out_ckpt, "wb") as f:
+        torch.save(state, f)
+    config = {"upstream": entry, "path": str(out_ckpt.resolve()), "layers": layers,
+              "frozen": True,
+              "published": f"pre-trained by this recipe ({args.model}, {exp_dir})"}
+    header = (f"# {args.model} pre-trained by espnet_ext on {info or {}}\n"
+              f"# written by espnet_ext.pretrain.export from {exp_dir}/{model_file.name}\n")
+    atomic_write_text(out_yaml, header + yaml.safe_dump(config, sort_keys=False))
+    logger.info("exported %s -> %s (%s) and %s", exp_dir, out_ckpt, entry, out_yaml)
+    return block

@@ -1,0 +1,86 @@
+"""ESPnet task for our self-supervised pre-training: audio in, a self-supervised loss out.
+
+Reusing ESPnet's ``AbsTask`` gives the pre-training stage the same machinery as ESPnet's own
+``asr_train``/``ssl_train``: YAML configs, ``--resume`` from ``checkpoint.pth``, ``--ngpu``/DDP/
+multi-node via ``espnet2.bin.launch``, ``--accum_grad``, ``--use_amp``, tensorboard, validation
+loss, ``--seed`` (re-seeded every epoch), n-best checkpoint averaging. A task only says which
+model to build and how to batch the data.
+
+    python -m espnet_ext.bin.pretrain_train --config conf/pretrain/apc_tiny.yaml \\
+        --train_data_path_and_name_and_type data/pretrain_nl_1h/wav.scp,speech,sound ...
+"""
+
+import argparse
+from typing import Callable, Collection, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from espnet2.tasks.abs_task import AbsTask
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+from espnet2.train.class_choices import ClassChoices
+from espnet2.train.collate_fn import CommonCollateFn
+from espnet2.train.trainer import Trainer
+
+from espnet_ext.pretrain.apc import APCPretrainModel
+from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
+
+# model name -> (training model, s3prl hub entry of the exported upstream)
+METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel}
+
+model_choices = ClassChoices(
+    "model",
+    classes=METHODS,
+    type_check=AbsESPnetModel,
+    default="apc",
+)
+
+
+class PretrainTask(AbsTask):
+    num_optimizers: int = 1
+    class_choices_list = [model_choices]
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        group = parser.add_argument_group(description="Task related")
+        # AbsTask.main reads args.token_list / args.init when present; we have neither tokens
+        # nor a second stage, but keep --init so a model can start from another's weights.
+        group.add_argument("--init", type=lambda x: None if x in ("none", "None") else x,
+                           default=None, help="parameter initialization method")
+        group.add_argument("--input_size", type=int, default=None, help="unused (audio in)")
+        group = parser.add_argument_group(description="Preprocess related")
+        group.add_argument("--use_preprocessor", type=bool, default=False,
+                           help="unused: pre-training reads raw audio only")
+        for class_choices in cls.class_choices_list:
+            class_choices.add_arguments(group)
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool
+                         ) -> Callable[[Collection[Tuple[str, Dict[str, np.ndarray]]]],
+                                       Tuple[List[str], Dict[str, torch.Tensor]]]:
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
+
+    @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
+                            ) -> Optional[Callable[[str, Dict[str, np.ndarray]],
+                                                   Dict[str, np.ndarray]]]:
+        return None
+
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False
+                            ) -> Tuple[str, ...]:
+        return ("speech",)
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False
+                            ) -> Tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> AbsESPnetModel:
+        model = model_choices.get_class(args.model)(**args.model_conf)
+        if getattr(args, "init", None) is not None:
+            from espnet2.torch_utils.initialize import initialize
+
+            initialize(model, args.init)
+        return model
