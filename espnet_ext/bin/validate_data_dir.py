@@ -1,7 +1,6 @@
 """Validate Kaldi-style data dirs; exits 2 naming the first bad file/utterance."""
 
 import argparse
-import logging
 
 from espnet_ext.bin import run_main
 from espnet_ext.data.validate import validate_data_dir
@@ -21,15 +20,12 @@ def get_parser() -> argparse.ArgumentParser:
 def main() -> None:
     args = get_parser().parse_args()
     for d in args.data_dirs:
-        stats = validate_data_dir(
+        # validate_data_dir logs what it found (utterances, speakers, hours).
+        validate_data_dir(
             d,
             check_audio=not args.no_audio,
             sample_rate=args.sample_rate or None,
             require_text=not args.no_text,
-        )
-        logging.info(
-            "OK %s: %d utts, %d speakers, %.3f h", d, stats.num_utts, stats.num_speakers,
-            stats.hours,
         )
 
 

@@ -216,7 +216,8 @@ def validate_data_dir(
         languages=languages,
     )
     logger.info(
-        "validated %s: %d utts, %d speakers, %.3f h",
-        data_dir, stats.num_utts, stats.num_speakers, stats.hours,
+        "validated %s: %d utts, %d speakers, %s",
+        data_dir, stats.num_utts, stats.num_speakers,
+        f"{stats.hours:.3f} h" if check_audio else "audio not read",
     )
     return stats

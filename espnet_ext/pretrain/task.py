@@ -24,7 +24,7 @@ from espnet2.train.trainer import Trainer
 from espnet_ext.pretrain.apc import APCPretrainModel
 from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
 
-# model name -> (training model, s3prl hub entry of the exported upstream)
+# --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
 METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel}
 
 model_choices = ClassChoices(

@@ -56,6 +56,12 @@ class Wav2Vec2PretrainModel(AbsESPnetModel):
         self.diversity_weight = diversity_weight
         self.feature_pen_weight = feature_pen_weight
         self.wav2vec2 = Wav2Vec2Model(Wav2Vec2Config(**self.model_cfg))
+        if self.wav2vec2.post_extract_proj is not None:
+            # Under autocast the projection returns bf16/fp16, and fairseq's masking then writes
+            # the fp32 mask embedding into it (index_put refuses mixed dtypes). fairseq itself
+            # trains with model.half(), not autocast; keeping this one output fp32 is enough.
+            self.wav2vec2.post_extract_proj.register_forward_hook(
+                lambda module, inputs, output: output.float())
         # Updates so far: drives the Gumbel temperature schedule and survives resume (it is a
         # buffer, hence in the checkpoint), as fairseq's set_num_updates does.
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))

@@ -190,6 +190,7 @@ def test_malicious_checkpoint_is_refused_without_running_it(tmp_path):
 
 def run_pretrain(data: Path, out: Path, max_epoch: int, method: str) -> str:
     """python -m espnet_ext.bin.pretrain_train as the recipe runs it (shape file written here)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     shape = out.parent / "speech_shape"
     if not shape.exists():
         import soundfile as sf

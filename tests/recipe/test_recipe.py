@@ -21,8 +21,8 @@ LANGS = "nl es"
 
 
 def run_recipe(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = ["./run.sh", "--fast", "true", "--languages", LANGS,
-           "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"), *args]
+    cmd = ["./run.sh", "--fast", "true", "--languages", LANGS, "--datadir", str(tmp / "data"),
+           "--expdir", str(tmp / "exp"), "--dumpdir", str(tmp / "dump"), *args]
     proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     (tmp / "log.txt").open("a").write(proc.stdout + proc.stderr)
@@ -53,11 +53,23 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     tmp_path = fast_run
 
     results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
-    assert {r["language"] for r in results} == {"nl", "es"}
+    # fbank plus every (pre-training config x amount) of the quick variant, on both languages
+    pretrained = {f"xling_{m}_fast_{h}h" for m in ("apc", "wav2vec2") for h in ("0.02", "0.04")}
+    assert {(r["upstream"], r["language"]) for r in results} == {
+        (u, lang) for u in {"fbank"} | pretrained for lang in ("nl", "es")}
     for r in results:
-        assert r["upstream"] == "fbank" and r["num_utts"] > 0 and 0 <= r["cer"]
+        assert r["num_utts"] > 0 and 0 <= r["cer"]
     md = (tmp_path / "exp" / "results" / "RESULTS.md").read_text()
-    assert "| fbank |" in md
+    assert "| fbank |" in md and "| xling_apc_fast_0.04h |" in md
+    # stages 3-4: nested amounts, ESPnet training logs, exported upstream + config per run
+    small, large = (set((tmp_path / "data" / f"pretrain_nl_{h}h" / "wav.scp").read_text()
+                        .splitlines()) for h in ("0.02", "0.04"))
+    assert small < large
+    for name in pretrained:
+        assert (tmp_path / "exp" / "upstreams" / f"{name}.pt").stat().st_size > 0
+        conf = (tmp_path / "exp" / "upstreams" / f"{name}.yaml").read_text()
+        assert "upstream: xling_" in conf
+        assert (tmp_path / "exp" / f"pretrain_{name[len('xling_'):]}" / "tensorboard").is_dir()
     summary = json.loads((tmp_path / "data" / "summary.json").read_text())
     assert summary  # the corpus summary was written
     for lang in ("nl", "es"):
@@ -65,7 +77,8 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
             assert (tmp_path / "data" / f"{split}_{lang}" / "wav.scp").exists()
     assert (tmp_path / "data" / "pretrain_text_nl" / "sentences.txt").stat().st_size > 0
     per_utt = next((tmp_path / "exp").glob("asr_fbank_es/*/test_es/score/per_utt.tsv"))
-    assert per_utt.read_text().count("\n") == results[0]["num_utts"] + 1
+    fbank_es = next(r for r in results if (r["upstream"], r["language"]) == ("fbank", "es"))
+    assert per_utt.read_text().count("\n") == fbank_es["num_utts"] + 1
 
     model = tmp_path / "exp" / "asr_fbank_es" / "valid.acc.ave.pth"
     mtime = model.stat().st_mtime_ns
@@ -73,6 +86,7 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     out = rerun.stdout + rerun.stderr
     assert "Stage 6: ASR training" not in out and "Stage 7: decoding" not in out
+    assert "Stage 3: pre-training" not in out and "Stage 4: export" not in out
     assert out.count("skipping") >= 8  # tokens, training, decoding, scoring for both languages
     assert model.stat().st_mtime_ns == mtime
 
@@ -81,9 +95,10 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
 @needs_corpora
 def test_training_killed_mid_way_resumes_on_rerun(fast_run):
     tmp_path = fast_run
-    args = ["--stage", "6", "--stop_stage", "6", "--languages", "es", "--asr_tag", "killed"]
+    args = ["--stage", "6", "--stop_stage", "6", "--languages", "es", "--asr_tag", "killed",
+            "--pretrain_configs", ""]
     cmd = ["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
-           "--expdir", str(tmp_path / "exp"), *args]
+           "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump"), *args]
     exp = tmp_path / "exp" / "asr_fbank_es_killed"
     proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -104,30 +119,35 @@ def test_training_killed_mid_way_resumes_on_rerun(fast_run):
 @pytest.mark.slow
 @needs_corpora
 def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
-    """apc + wav2vec2 (tiny checkpoints in their real formats) from the feature cache, wav2vec2
-    fine-tuned through ESPnet's s3prl frontend, all scored next to fbank; a changed checkpoint
-    gets a new cache instead of the stale one."""
-    from tests.upstream.fixtures import build_apc, build_wav2vec2
+    """fbank's neighbours: apc, tera, cpc, wav2vec2 and hubert (tiny checkpoints in their real
+    formats) from the feature cache, wav2vec2 fine-tuned through ESPnet's s3prl frontend, all
+    scored next to fbank; a changed checkpoint gets a new cache instead of the stale one."""
+    from tests.upstream.fixtures import build_apc, build_cpc, build_hubert, build_tera, build_wav2vec2
 
     ckpts = tmp_path / "ckpts"
-    ckpts.mkdir()
+    (ckpts / "tera_logMelBase_T_F_M_AdamW_b32_1m_960hr_drop1").mkdir(parents=True)
     build_apc(ckpts / "apc_360hr.ckpt")
+    build_tera(ckpts / "tera_logMelBase_T_F_M_AdamW_b32_1m_960hr_drop1" / "states-1000000.ckpt")
+    build_cpc(ckpts / "60k_epoch4-d0f474de.pt")
     build_wav2vec2(ckpts / "wav2vec_small.pt")
+    build_hubert(ckpts / "hubert_base_ls960.pt")
     fine_tuned = tmp_path / "wav2vec2_ft.yaml"
     fine_tuned.write_text("upstream: wav2vec2_local\npath: ${XLING_CKPT_DIR}/wav2vec_small.pt\n"
                           "frozen: false\n")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XLING_CKPT_DIR": str(ckpts)}
     base = ["./run.sh", "--fast", "true", "--languages", "es", "--datadir", str(fast_run / "data"),
-            "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")]
+            "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump"),
+            "--pretrain_configs", ""]
 
     def run(*args):
         proc = subprocess.run(base + list(args), cwd=RECIPE, capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return proc
 
-    run("--stage", "5", "--upstreams", f"apc wav2vec2_base {fine_tuned}")
+    run("--stage", "5", "--upstreams", f"apc tera cpc wav2vec2_base hubert_base {fine_tuned}")
     rows = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
-    assert {r["upstream"] for r in rows} == {"apc", "wav2vec2_base", "wav2vec2_ft"}
+    assert {r["upstream"] for r in rows} == {"apc", "tera", "cpc", "wav2vec2_base", "hubert_base",
+                                             "wav2vec2_ft"}
     assert all(r["language"] == "es" and r["num_utts"] > 0 for r in rows)
     # a fine-tuned upstream runs on the waveform: no cache
     assert not list((tmp_path / "dump" / "feats").glob("wav2vec2_ft/*/feats.scp"))

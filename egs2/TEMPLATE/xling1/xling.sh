@@ -5,8 +5,8 @@
 # Stages (run those with stage <= N <= stop_stage):
 #   1  data preparation: local/data.sh, then every data dir is validated
 #   2  token lists per language (char or sentencepiece BPE)
-#   3  self-supervised pre-training of each --pretrain_configs model on each --pretrain_hours
-#      nested amount of ${datadir}/${pretrain_set} (ESPnet trainer: resumable, --ngpu, DDP)
+#   3  self-supervised pre-training of each --pretrain_configs model on each of its nested amounts
+#      of ${datadir}/${pretrain_set} (ESPnet trainer: resumable, --ngpu, DDP)
 #   4  export of every pre-trained model as an s3prl upstream: ${expdir}/upstreams/<name>.{pt,yaml};
 #      these upstreams join --upstreams in stages 5-9
 #   5  feature cache: every frozen s3prl upstream runs once over every set (kaldiio ark/scp)
@@ -52,8 +52,9 @@ expdir=exp
 dumpdir=dump            # feature caches: ${dumpdir}/feats/<upstream>/
 
 # Self-supervised pre-training (stages 3-4)
-pretrain_configs=""     # conf/pretrain/*.yaml to train, e.g. "conf/pretrain/apc_tiny.yaml"
-pretrain_hours="0.5 1 2"  # nested amounts of the pool (h); "all" = the whole pool
+pretrain_configs=""     # conf/pretrain/*.yaml to train; CONFIG:H1,H2 gives a config its own amounts,
+                        # e.g. "conf/pretrain/apc_tiny.yaml conf/pretrain/wav2vec2_tiny.yaml:2"
+pretrain_hours="0.5 1 2"  # nested amounts of the pool (h) for configs without their own; "all" = whole pool
 pretrain_set=pretrain_nl  # the pool: ${datadir}/${pretrain_set} (audio only)
 pretrain_valid_set=dev_nl # validation loss of pre-training
 pretrain_args=""        # extra arguments for pretrain_train
@@ -141,11 +142,21 @@ pretrain_data_of() {
     if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
     else echo "${datadir}/${pretrain_set}_${1}h"; fi
 }
-pretrained_upstreams=""
-for _cfg in ${pretrain_configs}; do
-    for _h in ${pretrain_hours}; do
-        pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}").yaml"
+# One "CONFIG HOURS" line per pre-training run.
+pretrain_runs() {
+    local _entry _cfg _hours _h
+    for _entry in ${pretrain_configs}; do
+        _cfg=${_entry%%:*}
+        _hours=${pretrain_hours}
+        [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
+        for _h in ${_hours//,/ }; do echo "${_cfg} ${_h}"; done
     done
+}
+mapfile -t _pretrain_runs < <(pretrain_runs)
+pretrained_upstreams=""
+for _run in "${_pretrain_runs[@]}"; do
+    read -r _cfg _h <<< "${_run}"
+    pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}").yaml"
 done
 all_upstreams="${upstreams}${pretrained_upstreams}"
 
@@ -185,8 +196,8 @@ launch_train() {
 }
 
 if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
-    for _cfg in ${pretrain_configs}; do
-    for _h in ${pretrain_hours}; do
+    for _run in "${_pretrain_runs[@]}"; do
+        read -r _cfg _h <<< "${_run}"
         _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
         _pt_exp=${expdir}/pretrain_${_tag}
         _train=$(pretrain_data_of "${_h}")
@@ -225,12 +236,11 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
                 --config "${_cfg}" ${pretrain_args}
         touch "${_pt_exp}/.done"
     done
-    done
 fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
-    for _cfg in ${pretrain_configs}; do
-    for _h in ${pretrain_hours}; do
+    for _run in "${_pretrain_runs[@]}"; do
+        read -r _cfg _h <<< "${_run}"
         _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
         _pt_exp=${expdir}/pretrain_${_tag}
         _name=xling_${_tag}
@@ -245,7 +255,6 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
             --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
             --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
             --info "pretrain_config=${_cfg}"
-    done
     done
 fi
 
