@@ -11,14 +11,15 @@ import copy
 from typing import Dict, Optional, Tuple
 
 import torch
-from espnet2.train.abs_espnet_model import AbsESPnetModel
 from torch.nn.utils.rnn import pad_sequence
+
+from espnet_ext.pretrain.base import PretrainModel
 
 DEFAULT_AUDIO = {"feat_type": "fbank", "feat_dim": 80, "frame_length": 25, "frame_shift": 10,
                  "dither": 0.0, "cmvn": True}
 
 
-class APCPretrainModel(AbsESPnetModel):
+class APCPretrainModel(PretrainModel):
     """APC: a stack of unidirectional GRUs predicts the log-mel frame ``n_future`` steps ahead.
 
     Args:
@@ -74,11 +75,6 @@ class APCPretrainModel(AbsESPnetModel):
         stats = {"loss": loss.detach()}
         batch_size = torch.tensor(speech.size(0), device=speech.device)
         return loss, stats, batch_size
-
-    def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
-                      ) -> Dict[str, torch.Tensor]:
-        # Features are computed inside the model (per-utterance CMVN): nothing to collect.
-        return {}
 
     def export_state(self) -> Dict:
         """The checkpoint s3prl's APC upstream reads (``config`` + ``model``)."""

@@ -72,7 +72,7 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
              "method": args.model, "hub_entry": entry, "exp_dir": str(exp_dir.resolve()),
              "model_file": model_file.name, "seed": args.seed,
              "exported": datetime.datetime.now().isoformat(timespec="seconds"),
-             **(info or {})}
+             **model.export_info(), **(info or {})}
     state = {**model.export_state(), "xling": block}
     out_ckpt.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out_ckpt, "wb") as f:

@@ -16,21 +16,23 @@ from typing import Callable, Collection, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from espnet2.tasks.abs_task import AbsTask
-from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 
 from espnet_ext.pretrain.apc import APCPretrainModel
+from espnet_ext.pretrain.base import PretrainModel
+from espnet_ext.pretrain.joint import UNK, JointPretrainModel
 from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
 
 # --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
-METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel}
+METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel,
+           "joint": JointPretrainModel}
 
 model_choices = ClassChoices(
     "model",
     classes=METHODS,
-    type_check=AbsESPnetModel,
+    type_check=PretrainModel,
     default="apc",
 )
 
@@ -64,7 +66,9 @@ class PretrainTask(AbsTask):
     def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
                             ) -> Optional[Callable[[str, Dict[str, np.ndarray]],
                                                    Dict[str, np.ndarray]]]:
-        return None
+        if args.model != "joint":
+            return None
+        return PhonesToIds(_phone_list(args))
 
     @classmethod
     def required_data_names(cls, train: bool = True, inference: bool = False
@@ -74,13 +78,44 @@ class PretrainTask(AbsTask):
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False
                             ) -> Tuple[str, ...]:
-        return ()
+        # joint model: "text" = phones of the utterance (paired loss), "unpaired" = phones of a
+        # text-corpus sentence (masked-phone loss); Kaldi-style files "utt p1 p2 ...".
+        return ("text", "unpaired")
 
     @classmethod
-    def build_model(cls, args: argparse.Namespace) -> AbsESPnetModel:
+    def build_model(cls, args: argparse.Namespace) -> PretrainModel:
+        if args.model == "joint":
+            # Store the phone list itself in config.yaml (portable, as ESPnet does for
+            # token_list), not the path it was read from.
+            args.model_conf = {**args.model_conf, "phone_list": _phone_list(args)}
         model = model_choices.get_class(args.model)(**args.model_conf)
         if getattr(args, "init", None) is not None:
             from espnet2.torch_utils.initialize import initialize
 
             initialize(model, args.init)
         return model
+
+
+def _phone_list(args: argparse.Namespace) -> List[str]:
+    phones = args.model_conf.get("phone_list")
+    if isinstance(phones, str):
+        with open(phones, encoding="utf-8") as f:
+            phones = [line.rstrip("\n") for line in f if line.strip()]
+    if not phones:
+        raise ValueError("the joint model needs model_conf.phone_list (a list or a file)")
+    return list(phones)
+
+
+class PhonesToIds:
+    """ESPnet preprocess function: space-separated phone strings -> int64 id arrays."""
+
+    def __init__(self, phone_list: List[str]):
+        self.index = {p: i for i, p in enumerate(phone_list)}
+        self.unk = self.index[UNK]
+
+    def __call__(self, uid: str, data: Dict) -> Dict:
+        for name in ("text", "unpaired"):
+            if isinstance(data.get(name), str):
+                data[name] = np.array([self.index.get(p, self.unk) for p in data[name].split()],
+                                      dtype=np.int64)
+        return data

@@ -15,7 +15,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from espnet2.train.abs_espnet_model import AbsESPnetModel
+
+from espnet_ext.pretrain.base import PretrainModel
 
 # A small model that trains on 2 CPU cores; conf/pretrain/*_base.yaml overrides it to BASE size.
 TINY_MODEL = {
@@ -31,7 +32,7 @@ TINY_MODEL = {
 }
 
 
-class Wav2Vec2PretrainModel(AbsESPnetModel):
+class Wav2Vec2PretrainModel(PretrainModel):
     """wav2vec 2.0 with fairseq's pre-training loss.
 
     Args:
@@ -105,10 +106,6 @@ class Wav2Vec2PretrainModel(AbsESPnetModel):
         stats["loss"] = loss.detach()
         batch_size = torch.tensor(speech.size(0), device=speech.device)
         return loss, stats, batch_size
-
-    def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
-                      ) -> Dict[str, torch.Tensor]:
-        return {}
 
     def export_state(self) -> Dict:
         """The checkpoint s3prl's ``wav2vec2_local`` upstream reads."""

@@ -1,4 +1,4 @@
-"""Our pre-trained upstreams as s3prl hub entries: ``xling_apc`` and ``xling_wav2vec2``.
+"""Our pre-trained upstreams as s3prl hub entries: ``xling_apc``, ``xling_wav2vec2``, ``xling_joint``.
 
 An exported checkpoint (:mod:`espnet_ext.pretrain.export`) is in the format of s3prl's own
 ``apc_local`` / ``wav2vec2_local`` checkpoints plus an ``xling`` block (project version, method,
@@ -25,6 +25,8 @@ EXPORT_FORMAT_VERSION = 1
 ENTRIES: Dict[str, tuple] = {
     "xling_apc": ("apc", "s3prl.upstream.apc.expert"),
     "xling_wav2vec2": ("wav2vec2", "s3prl.upstream.wav2vec2.expert"),
+    # joint text-audio model and its audio-only twin: their speech branch is a wav2vec 2.0
+    "xling_joint": ("joint", "s3prl.upstream.wav2vec2.expert"),
 }
 
 

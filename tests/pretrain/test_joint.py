@@ -1,0 +1,118 @@
+"""Joint text-audio model: every loss learns, the twin is exactly the audio-only model,
+the export is an audio-only s3prl upstream (xling_joint)."""
+
+import argparse
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from tests.pretrain.test_pretrain import W2V2_CONF, speech_batch
+
+PHONES = ["<blank>", "<unk>", "a", "b", "d", "e", "k", "l", "n", "o", "s", "t"]
+
+
+def joint_conf(text_weight=1.0, paired_weight=1.0):
+    return {"phone_list": PHONES, "speech": copy.deepcopy(W2V2_CONF),
+            "text_weight": text_weight, "paired_weight": paired_weight,
+            "frames_per_phone": 2, "text_mask_prob": 0.5, "text_mask_length": 3}
+
+
+def build(method, conf, seed=0):
+    from espnet_ext.pretrain.task import PretrainTask
+
+    torch.manual_seed(seed)
+    return PretrainTask.build_model(argparse.Namespace(model=method, model_conf=conf))
+
+
+def phone_batch(n, length, seed):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(2, len(PHONES), (n, length), generator=g)
+    ids[-1, length - 3:] = -1  # padding as ESPnet's collate writes it
+    lengths = torch.tensor([length] * (n - 1) + [length - 3])
+    return ids, lengths
+
+
+def test_each_loss_goes_down_on_tiny_data():
+    model = build("joint", joint_conf())
+    speech, speech_len = speech_batch()
+    text, text_len = phone_batch(4, 6, seed=1)
+    unpaired, unpaired_len = phone_batch(4, 12, seed=2)
+    # a learnable text: phone k is followed by phone k+1
+    unpaired = torch.where(unpaired >= 0, 2 + (torch.arange(12)[None, :] % (len(PHONES) - 2)),
+                           unpaired)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    history = {"loss_paired_ctc": [], "loss_text_mlm": [], "loss_contrastive": []}
+    for _ in range(40):
+        np.random.seed(len(history["loss_text_mlm"]))
+        loss, stats, _ = model(speech, speech_len, text=text, text_lengths=text_len,
+                               unpaired=unpaired, unpaired_lengths=unpaired_len)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for k in history:
+            history[k].append(float(stats[k]))
+    for k, values in history.items():
+        assert np.mean(values[-5:]) < np.mean(values[:5]), (k, values)
+
+
+def test_twin_gradients_equal_the_audio_only_model():
+    """text weights 0: same parameters, same random numbers, same gradients as wav2vec2."""
+    twin = build("joint", joint_conf(0.0, 0.0), seed=3)
+    audio = build("wav2vec2", copy.deepcopy(W2V2_CONF), seed=3)
+    # the speech branch is created first: identical initialisation
+    for (n1, p1), (n2, p2) in zip(twin.speech.named_parameters(), audio.named_parameters()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    speech, speech_len = speech_batch()
+    text, text_len = phone_batch(4, 6, seed=1)
+    grads = []
+    for model, kwargs in ((twin, {"text": text, "text_lengths": text_len,
+                                  "unpaired": text, "unpaired_lengths": text_len}),
+                          (audio, {})):
+        torch.manual_seed(7)
+        np.random.seed(7)
+        loss, _, _ = model(speech, speech_len, **kwargs)
+        loss.backward()
+        grads.append(loss)
+    assert torch.equal(grads[0], grads[1])
+    for (n1, p1), (_, p2) in zip(twin.speech.named_parameters(), audio.named_parameters()):
+        assert (p1.grad is None) == (p2.grad is None)
+        if p1.grad is not None:
+            assert torch.equal(p1.grad, p2.grad), n1
+    # the text-only parameters get no gradient at all
+    assert all(p.grad is None for n, p in twin.named_parameters() if not n.startswith("speech."))
+
+
+def test_joint_and_twin_export_as_audio_only_upstreams(tmp_path):
+    from s3prl.nn import S3PRLUpstream
+
+    from espnet_ext.pretrain.export import export_upstream
+    from espnet_ext.upstream.hub import register
+
+    register()
+    wavs, wavs_len = speech_batch(2)
+    for name, conf in (("joint", joint_conf()), ("twin", joint_conf(0.0, 0.0))):
+        exp = tmp_path / name
+        exp.mkdir()
+        model = build("joint", conf)
+        (exp / "config.yaml").write_text(yaml.safe_dump(
+            {"model": "joint", "model_conf": conf, "seed": 1}))
+        torch.save(model.state_dict(), exp / "valid.loss.ave.pth")
+        info = export_upstream(exp, tmp_path / f"{name}.pt", tmp_path / f"{name}.yaml")
+        assert info["method"] == "joint" and info["audio_only_twin"] == (name == "twin")
+        upstream = S3PRLUpstream("xling_joint", path_or_url=str(tmp_path / f"{name}.pt")).eval()
+        with torch.no_grad():
+            hs, _ = upstream(wavs, wavs_len)
+            # inference is the speech branch alone: same hidden states as the model's encoder
+            model.eval()
+            ref = model.speech.wav2vec2.extract_features(wavs[:1], None)["x"][0]
+        assert len(hs) == W2V2_CONF["model"]["encoder_layers"] + 1
+        # the longer utterance (unpadded); s3prl pads its frame count to the wave length
+        assert torch.allclose(hs[-1][0, :ref.size(0)], ref, atol=1e-5)
+
+
+def test_phone_list_must_have_blank_and_unk():
+    with pytest.raises(ValueError, match="<blank>"):
+        build("joint", {**joint_conf(), "phone_list": ["a", "b"]})
