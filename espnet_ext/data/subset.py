@@ -20,6 +20,10 @@ from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
+# Per-utterance files a subset keeps (beyond the data-dir core): durations, order, and the
+# joint model's phone files (espnet_ext.pretrain.text_data).
+CARRIED_FILES = ("utt2dur", "utt2idx", "phones", "unpaired_phones")
+
 
 def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
                     force: bool = False, seed: Optional[int] = None,
@@ -68,8 +72,10 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
                 "regenerate the data dir"
             )
     src_done = data_dir / ".done"
+    carried = [n for n in CARRIED_FILES if (data_dir / n).is_file()]
     options = {"source": str(data_dir.resolve()), "hours": hours, "seed": seed,
                "at_most": at_most,
+               "carried": {n: (data_dir / n).stat().st_mtime_ns for n in carried},
                "source_done": src_done.read_text(encoding="utf-8") if src_done.is_file()
                else hashlib.sha1((data_dir / "wav.scp").read_bytes()).hexdigest()}
     done = out_dir / ".done"
@@ -89,10 +95,9 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
         )
     write_data_dir(out_dir, chosen, overwrite=True)
     ids = {u.utt_id for u in chosen}
-    for name in ("utt2dur", "utt2idx"):
-        if (data_dir / name).is_file():
-            src = read_kaldi_map(data_dir / name)
-            write_kaldi_map(out_dir / name, {k: v for k, v in src.items() if k in ids})
+    for name in carried:
+        src = read_kaldi_map(data_dir / name, allow_empty_value=True)
+        write_kaldi_map(out_dir / name, {k: v for k, v in src.items() if k in ids})
     prov = data_dir / "provenance.txt"
     header = f"# {out_dir}: first {len(chosen)} utterances ({total / 3600:.3f} h) of {data_dir}\n"
     atomic_write_text(out_dir / "provenance.txt",

@@ -23,6 +23,7 @@ Inference (the exported upstream) is the speech branch alone: the checkpoint is 
 checkpoint, read by s3prl's wav2vec2 expert through our ``xling_joint`` hub entry.
 """
 
+import math
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
@@ -45,12 +46,15 @@ class JointPretrainModel(PretrainModel):
         paired_weight: weight of the CTC loss on paired speech (0: off).
         frames_per_phone: fixed upsampling of phones to encoder frames.
         text_mask_prob / text_mask_length: span masking of the phone frames (wav2vec 2.0 style).
+        text_batch_fraction: share of a batch's unpaired sentences that go through the encoder
+            (the text pass costs about as much as the speech encoder per frame; this and
+            ``frames_per_phone`` set the joint model's extra cost per step).
     """
 
     def __init__(self, phone_list: Union[List[str], str], speech: Optional[Dict] = None,
                  text_weight: float = 1.0, paired_weight: float = 1.0,
                  frames_per_phone: int = 4, text_mask_prob: float = 0.4,
-                 text_mask_length: int = 8):
+                 text_mask_length: int = 8, text_batch_fraction: float = 1.0):
         super().__init__()
         if isinstance(phone_list, str):  # a token-list file, one phone per line
             with open(phone_list, encoding="utf-8") as f:
@@ -59,6 +63,8 @@ class JointPretrainModel(PretrainModel):
             raise ValueError(f"phone_list must start with {BLANK!r} and contain {UNK!r}")
         if text_weight < 0 or paired_weight < 0 or frames_per_phone < 1:
             raise ValueError("text_weight and paired_weight must be >= 0, frames_per_phone >= 1")
+        if not 0 < text_batch_fraction <= 1:
+            raise ValueError(f"text_batch_fraction must be in (0, 1], got {text_batch_fraction}")
         # Speech first: everything the twin has is created before (and independent of) text.
         self.speech = Wav2Vec2PretrainModel(**(speech or {}))
         dim = self.speech.model_cfg["encoder_embed_dim"]
@@ -66,6 +72,7 @@ class JointPretrainModel(PretrainModel):
         self.text_weight, self.paired_weight = text_weight, paired_weight
         self.frames_per_phone = frames_per_phone
         self.text_mask_prob, self.text_mask_length = text_mask_prob, text_mask_length
+        self.text_batch_fraction = text_batch_fraction
         self.text_embed = torch.nn.Embedding(len(phone_list), dim)
         self.text_norm = torch.nn.LayerNorm(dim)
         self.text_mask_emb = torch.nn.Parameter(torch.empty(dim).uniform_())
@@ -131,7 +138,8 @@ class JointPretrainModel(PretrainModel):
         if self.text_weight > 0:
             if unpaired is None:
                 raise ValueError("text_weight > 0 needs the 'unpaired' (phones) data field")
-            mlm, acc = self.masked_phone_loss(unpaired, unpaired_lengths)
+            n = max(1, math.ceil(self.text_batch_fraction * unpaired.size(0)))
+            mlm, acc = self.masked_phone_loss(unpaired[:n], unpaired_lengths[:n])
             loss = loss + self.text_weight * mlm
             stats["loss_text_mlm"], stats["acc_text_mlm"] = mlm.detach(), acc.detach()
         stats["loss"] = loss.detach()

@@ -54,7 +54,8 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
 
     results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
     # fbank plus every (pre-training config x amount) of the quick variant, on both languages
-    pretrained = {f"xling_{m}_fast_{h}h" for m in ("apc", "wav2vec2") for h in ("0.02", "0.04")}
+    pretrained = {"xling_apc_fast_0.02h", "xling_apc_fast_0.04h", "xling_joint_fast_0.04h",
+                  "xling_joint_fast_twin_0.04h"}
     assert {(r["upstream"], r["language"]) for r in results} == {
         (u, lang) for u in {"fbank"} | pretrained for lang in ("nl", "es")}
     for r in results:
@@ -65,6 +66,16 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     small, large = (set((tmp_path / "data" / f"pretrain_nl_{h}h" / "wav.scp").read_text()
                         .splitlines()) for h in ("0.02", "0.04"))
     assert small < large
+    # joint model: phones of the transcripts and of unpaired corpus sentences, one phone list
+    pool = tmp_path / "data" / "pretrain_nl_0.04h"
+    assert (pool / "phones").read_text().count("\n") == len(large)
+    assert (pool / "unpaired_phones").read_text().count("\n") == len(large)
+    assert (tmp_path / "data" / "token_list" / "nl_phones_ipa" / "tokens.txt").read_text() \
+        .startswith("<blank>\n<unk>\n")
+    joint_log = (tmp_path / "exp" / "pretrain_joint_fast_0.04h" / "train.log").read_text()
+    twin_log = (tmp_path / "exp" / "pretrain_joint_fast_twin_0.04h" / "train.log").read_text()
+    assert "loss_text_mlm" in joint_log and "loss_paired_ctc" in joint_log
+    assert "loss_text_mlm" not in twin_log and "loss_contrastive" in twin_log
     for name in pretrained:
         assert (tmp_path / "exp" / "upstreams" / f"{name}.pt").stat().st_size > 0
         conf = (tmp_path / "exp" / "upstreams" / f"{name}.yaml").read_text()

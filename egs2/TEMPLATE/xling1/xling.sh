@@ -15,8 +15,9 @@
 #   8  scoring with jiwer: WER and CER per test set
 #   9  results table: ${expdir}/results/RESULTS.md, results.csv, results.json
 # An upstream is a name in conf/upstream/ (fbank = ESPnet's default frontend; any s3prl
-# upstream with a local checkpoint) or one pre-trained by stages 3-4 (xling_<config>_<hours>h). The downstream config is the same for all of them: only
-# the input changes (python -m espnet_ext.bin.upstream_asr_args prints those arguments).
+# upstream with a local checkpoint) or one pre-trained by stages 3-4 (xling_<config>_<hours>h).
+# The downstream config is the same for all of them: only the input changes
+# (python -m espnet_ext.bin.upstream_asr_args prints those arguments).
 #
 # Every stage logs "Stage N: what: src -> dst", is idempotent (a finished step leaves a .done
 # marker, written last, and is skipped on rerun; --force true redoes it) and resumes after a
@@ -58,6 +59,10 @@ pretrain_hours="0.5 1 2"  # nested amounts of the pool (h) for configs without t
 pretrain_set=pretrain_nl  # the pool: ${datadir}/${pretrain_set} (audio only)
 pretrain_valid_set=dev_nl # validation loss of pre-training
 pretrain_args=""        # extra arguments for pretrain_train
+pretrain_twins=true     # each joint text-audio config also trains its audio-only twin
+pretrain_lang=nl        # language of the pre-training audio and text
+pretrain_text=pretrain_text_nl/sentences.txt  # text corpus (in ${datadir}) of the joint model
+phone_mode=ipa          # joint model text units: ipa (espeak-ng) or grapheme
 
 # Tokens
 token_type=char         # char or bpe
@@ -98,6 +103,44 @@ validate() {  # validate [--no_audio] dir...: every stage that consumes data che
 # The training set of a language: the full one, or its capped subset.
 train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_hours}h}"; }
 
+# Pre-training runs: one per (config, amount, variant); each becomes the upstream
+# xling_<config>[_twin]_<h>h. A joint text-audio config also gets its audio-only twin (same
+# config and data, every text loss weight 0) when --pretrain_twins true.
+is_joint_config() { grep -Eq '^model:[[:space:]]*joint[[:space:]]*$' "${1}"; }
+pretrain_tag_of() { echo "$(basename "${1}" .yaml)$([ "${3:-}" = twin ] && echo _twin)_${2}h"; }
+pretrain_data_of() {
+    if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
+    else echo "${datadir}/${pretrain_set}_${1}h"; fi
+}
+# One "CONFIG HOURS VARIANT" line per pre-training run (VARIANT: main or twin).
+pretrain_runs() {
+    local _entry _cfg _hours _h
+    for _entry in ${pretrain_configs}; do
+        _cfg=${_entry%%:*}
+        _hours=${pretrain_hours}
+        [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
+        for _h in ${_hours//,/ }; do
+            echo "${_cfg} ${_h} main"
+            if [ "${pretrain_twins}" = true ] && is_joint_config "${_cfg}"; then
+                echo "${_cfg} ${_h} twin"
+            fi
+        done
+    done
+}
+for _entry in ${pretrain_configs}; do
+    [ -f "${_entry%%:*}" ] || { log "Error: pre-training config ${_entry%%:*} not found"; exit 2; }
+done
+mapfile -t _pretrain_runs < <(pretrain_runs)
+pretrained_upstreams=""
+_any_joint=false
+for _run in "${_pretrain_runs[@]}"; do
+    read -r _cfg _h _variant <<< "${_run}"
+    pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}").yaml"
+    is_joint_config "${_cfg}" && _any_joint=true
+done
+all_upstreams="${upstreams}${pretrained_upstreams}"
+phone_token_list=${datadir}/token_list/${pretrain_lang}_phones_${phone_mode}/tokens.txt
+
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     log "Stage 1: data preparation: local/data.sh ${local_data_opts} -> ${datadir}"
     # local/data.sh is idempotent itself (its preparers keep .done markers with their options).
@@ -130,35 +173,20 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
             --out_dir "${_tdir}" --token_type "${token_type}" --nbpe "${nbpe}"
         touch "${_tdir}/.done"
     done
+    if [ "${_any_joint}" = true ]; then
+        # Phones of every pool/valid utterance's transcript and of unpaired corpus sentences,
+        # one phone list for every joint run (idempotent: the step keeps its own marker).
+        log "Stage 2: ${phone_mode} phones: ${datadir}/${pretrain_set}, ${datadir}/${pretrain_valid_set} -> ${phone_token_list}"
+        ${python} -m espnet_ext.bin.prepare_phones --lang "${pretrain_lang}" --mode "${phone_mode}" \
+            --data_dir "${datadir}/${pretrain_set}" --data_dir "${datadir}/${pretrain_valid_set}" \
+            --corpus "${datadir}/${pretrain_text}" --token_list "${phone_token_list}" --seed "${seed}"
+    fi
 fi
 
 # An upstream is a conf/upstream name or a YAML path; its tag (file stem) names dirs and rows.
 upstream_tag() { basename "${1}" .yaml; }
 cache_root_of() { echo "${dumpdir}/feats/$(upstream_tag "${1}")"; }
 
-# Pre-training runs: one per (config, amount); each becomes the upstream xling_<config>_<h>h.
-pretrain_tag_of() { echo "$(basename "${1}" .yaml)_${2}h"; }
-pretrain_data_of() {
-    if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
-    else echo "${datadir}/${pretrain_set}_${1}h"; fi
-}
-# One "CONFIG HOURS" line per pre-training run.
-pretrain_runs() {
-    local _entry _cfg _hours _h
-    for _entry in ${pretrain_configs}; do
-        _cfg=${_entry%%:*}
-        _hours=${pretrain_hours}
-        [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
-        for _h in ${_hours//,/ }; do echo "${_cfg} ${_h}"; done
-    done
-}
-mapfile -t _pretrain_runs < <(pretrain_runs)
-pretrained_upstreams=""
-for _run in "${_pretrain_runs[@]}"; do
-    read -r _cfg _h <<< "${_run}"
-    pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}").yaml"
-done
-all_upstreams="${upstreams}${pretrained_upstreams}"
 
 # run_collect_stats STATS_DIR TRAIN_DIR VALID_DIR CMD...: ESPnet collect-stats over ${nj} jobs
 # (CMD is a training entry point with its data options), merged into STATS_DIR/{train,valid}.
@@ -197,8 +225,8 @@ launch_train() {
 
 if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     for _run in "${_pretrain_runs[@]}"; do
-        read -r _cfg _h <<< "${_run}"
-        _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
+        read -r _cfg _h _variant <<< "${_run}"
+        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
         _pt_exp=${expdir}/pretrain_${_tag}
         _train=$(pretrain_data_of "${_h}")
         _dev=${datadir}/${pretrain_valid_set}
@@ -206,7 +234,6 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
             log "Stage 3: ${_pt_exp} is trained, skipping"
             continue
         fi
-        [ -f "${_cfg}" ] || { log "Error: pre-training config ${_cfg} not found"; exit 2; }
         if [ "${_h}" != all ]; then
             log "Stage 3: nested ${_h} h of ${datadir}/${pretrain_set} -> ${_train}"
             ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
@@ -217,6 +244,18 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
             --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
             --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
         )
+        if is_joint_config "${_cfg}"; then
+            [ -f "${_train}/phones" ] || { log "Error: ${_train}/phones missing: run stage 2"; exit 2; }
+            # Joint and twin read the same data (the twin ignores the text), so their speech
+            # batches are identical; the twin only sets every text loss weight to 0.
+            for _split in train valid; do
+                _d=${_train}; [ "${_split}" = valid ] && _d=${_dev}
+                _data_opts+=(--${_split}_data_path_and_name_and_type "${_d}/phones,text,text"
+                             --${_split}_data_path_and_name_and_type "${_d}/unpaired_phones,unpaired,text")
+            done
+            _data_opts+=(--model_conf "phone_list=${phone_token_list}")
+            [ "${_variant}" = twin ] && _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0)
+        fi
         _stats=${_pt_exp}/stats
         if ! done_already "${_stats}/.done"; then
             log "Stage 3: speech lengths: ${_train}, ${_dev} -> ${_stats}"
@@ -240,8 +279,8 @@ fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
     for _run in "${_pretrain_runs[@]}"; do
-        read -r _cfg _h <<< "${_run}"
-        _tag=$(pretrain_tag_of "${_cfg}" "${_h}")
+        read -r _cfg _h _variant <<< "${_run}"
+        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
         _pt_exp=${expdir}/pretrain_${_tag}
         _name=xling_${_tag}
         _out=${expdir}/upstreams/${_name}
@@ -254,7 +293,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
         ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
             --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
             --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
-            --info "pretrain_config=${_cfg}"
+            --info "pretrain_config=${_cfg}" --info "variant=${_variant}"
     done
 fi
 

@@ -20,6 +20,8 @@ if [ "${fast}" = true ]; then
     inference_config=conf/decode/decode_fast.yaml
     local_data_opts="--max_utts_per_lang 40 --pretrain_hours 0.05"
     train_max_hours=""
+    pretrain_configs="conf/pretrain/apc_fast.yaml conf/pretrain/joint_fast.yaml:0.04"
+    pretrain_hours="0.02 0.04"
 else
     datadir=data
     expdir=exp
@@ -29,6 +31,12 @@ else
     # ML-SUPERB-style cap: every language trains on at most 30 min, so languages compare on
     # equal data and the six-language sweep fits about an hour on 2 CPU cores.
     train_max_hours=0.5
+    # APC pre-trained on 0.5, 1 and 2 h of Dutch (equal update budget: the seed paper's "more
+    # in-domain audio" curve at laptop scale), and the joint text-audio model on 2 h with its
+    # audio-only twin (a wav2vec 2.0: same config, text weights 0); each compared with fbank on
+    # every language.
+    pretrain_configs="conf/pretrain/apc_tiny.yaml conf/pretrain/joint_tiny.yaml:2"
+    pretrain_hours="0.5 1 2"
 fi
 
 ./xling.sh \
@@ -39,6 +47,8 @@ fi
     --train_max_hours "${train_max_hours}" \
     --token_type char \
     --upstreams fbank \
+    --pretrain_configs "${pretrain_configs}" \
+    --pretrain_hours "${pretrain_hours}" \
     --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \
     "${args[@]}"

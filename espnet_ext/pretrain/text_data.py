@@ -1,0 +1,78 @@
+"""Text-side data of the joint model, written into a speech data dir (stage 2).
+
+For every utterance of ``data_dir``:
+
+- ``phones``: phones of its own transcript (the paired loss; the pool's speech is all
+  transcribed: real Dutch with its transcripts, synthetic speech with the sentence it says);
+- ``unpaired_phones``: phones of a sentence of the text corpus that no utterance of the dir says
+  (the masked-phone loss), assigned by a seeded shuffle, reused cyclically if the corpus is short.
+
+and one phone token list (``<blank>``, ``<unk>``, then phones by frequency) shared by every
+amount, so all joint runs and their twins have the same vocabulary.
+"""
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import List, Optional
+
+from espnet_ext.data.kaldi import read_kaldi_map, write_kaldi_map
+from espnet_ext.errors import DataDirError
+from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.pretrain.joint import BLANK, UNK
+from espnet_ext.text.normalize import normalize_text
+from espnet_ext.text.phonemes import phone_inventory, phonemize
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_phone_data(data_dir: PathLike, corpus: PathLike, lang: str = "nl",
+                       mode: str = "ipa", seed: int = 1,
+                       token_list: Optional[PathLike] = None) -> Path:
+    """Write ``phones`` and ``unpaired_phones`` into ``data_dir`` (and ``token_list`` if given).
+
+    Raises:
+        DataDirError: no transcripts, or no corpus sentence left after excluding them.
+    """
+    data_dir, corpus = Path(data_dir), Path(corpus)
+    done = data_dir / ".phones.done"
+    options = {"corpus": str(corpus.resolve()), "lang": lang, "mode": mode, "seed": seed,
+               "text_mtime": (data_dir / "text").stat().st_mtime_ns,
+               "corpus_mtime": corpus.stat().st_mtime_ns,
+               "token_list": str(token_list) if token_list else None}
+    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+        logger.info("%s: phones are up to date", data_dir)
+        return data_dir
+    texts = read_kaldi_map(data_dir / "text", allow_empty_value=True)
+    if not texts:
+        raise DataDirError(f"{data_dir}/text: no transcripts to phonemise")
+    utts = sorted(texts)
+    said = {normalize_text(t, lang) for t in texts.values()}
+    sentences = [s for s in corpus.read_text(encoding="utf-8").splitlines()
+                 if s.strip() and normalize_text(s, lang) not in said]
+    if not sentences:
+        raise DataDirError(f"{corpus}: no sentence left that {data_dir} does not already say")
+    random.Random(seed).shuffle(sentences)
+    # Only as many corpus sentences as utterances are needed (phonemising is the slow part).
+    chosen = [sentences[i % len(sentences)] for i in range(len(utts))]
+    paired = phonemize([texts[u] for u in utts], lang, mode)
+    unpaired = phonemize(chosen, lang, mode)
+    empty = [u for u, p in zip(utts, paired) if not p]
+    if empty:
+        logger.warning("%s: %d transcripts give no phones (e.g. %s); their paired loss is "
+                       "empty", data_dir, len(empty), empty[0])
+    # An unpaired sentence with no phones would be an empty masked-phone example: use graphemes.
+    unpaired = [p or list(normalize_text(s, lang).replace(" ", "")) or ["<unk>"]
+                for p, s in zip(unpaired, chosen)]
+    write_kaldi_map(data_dir / "phones", {u: " ".join(p) for u, p in zip(utts, paired)})
+    write_kaldi_map(data_dir / "unpaired_phones", {u: " ".join(p) for u, p in zip(utts, unpaired)})
+    if token_list is not None:
+        counts = phone_inventory(paired + unpaired)
+        tokens: List[str] = [BLANK, UNK] + sorted(counts, key=lambda p: (-counts[p], p))
+        atomic_write_text(Path(token_list), "\n".join(tokens) + "\n")
+        logger.info("%s: %d phone tokens", token_list, len(tokens))
+    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    logger.info("%s: phones for %d utterances, unpaired text from %d corpus sentences",
+                data_dir, len(utts), len(set(chosen)))
+    return data_dir
