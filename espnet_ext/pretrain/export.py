@@ -7,7 +7,6 @@ sweep uses it by path, and its stem names the results row.
 """
 
 import argparse
-import datetime
 import logging
 from pathlib import Path
 from typing import Dict, Optional
@@ -71,7 +70,8 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
     block = {"format_version": EXPORT_FORMAT_VERSION, "espnet_ext_version": __version__,
              "method": args.model, "hub_entry": entry, "exp_dir": str(exp_dir.resolve()),
              "model_file": model_file.name, "seed": args.seed,
-             "exported": datetime.datetime.now().isoformat(timespec="seconds"),
+             # no timestamp: the same weights must give the same bytes (the feature cache is
+             # keyed by the checkpoint's sha256)
              **model.export_info(), **(info or {})}
     state = {**model.export_state(), "xling": block}
     out_ckpt.parent.mkdir(parents=True, exist_ok=True)

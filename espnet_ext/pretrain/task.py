@@ -52,7 +52,8 @@ class PretrainTask(AbsTask):
         group.add_argument("--input_size", type=int, default=None, help="unused (audio in)")
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=bool, default=False,
-                           help="unused: pre-training reads raw audio only")
+                           help="ignored (ESPnet compatibility): the joint model always maps "
+                                "its phone fields to ids, the others read audio only")
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
 
