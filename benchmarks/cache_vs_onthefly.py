@@ -57,13 +57,16 @@ def build_asr(frontend_args: list, token_list: Path, asr_config: Path, stats: Pa
     return ASRTask.build_model(args)
 
 
-def batches(items: list, seconds: float):
-    """Length-sorted batches of about ``seconds`` of audio (as ESPnet's numel batching)."""
-    items = sorted(items, key=lambda x: len(x[1]))
+def batches(waves: list, seconds: float):
+    """Length-sorted batches (lists of utterance ids) of about ``seconds`` of audio, as ESPnet's
+    numel batching. Made once from the waveforms and used by every input path, so all three
+    train on the same batches (cached features have 50 frames per second, not 16000 samples:
+    measuring them by their own length would put the whole set in one padded batch)."""
+    items = sorted(waves, key=lambda x: len(x[1]))
     out, cur, dur = [], [], 0.0
-    for it in items:
-        cur.append(it)
-        dur += len(it[1]) / 16000
+    for key, wave in items:
+        cur.append(key)
+        dur += len(wave) / 16000
         if dur >= seconds:
             out.append(cur)
             cur, dur = [], 0.0
@@ -78,15 +81,16 @@ def pad(seqs):
     return x, lens
 
 
-def run_epoch(model, data, text_ids, batch_seconds: float) -> float:
-    """One training epoch (forward, backward, Adam step); seconds."""
+def run_epoch(model, data, text_ids, epoch_batches) -> float:
+    """One training epoch (forward, backward, Adam step) over ``epoch_batches``; seconds."""
     model.train()  # what ESPnet's trainer does every epoch, frozen upstream included
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-4)
+    inputs = dict(data)
     t0 = time.perf_counter()
-    for batch in batches(data, batch_seconds):
-        x, xl = pad([b[1] for b in batch])
-        y, yl = pad([text_ids[b[0]] for b in batch])
+    for keys in epoch_batches:
+        x, xl = pad([inputs[k] for k in keys])
+        y, yl = pad([text_ids[k] for k in keys])
         loss, _, _ = model(x, xl, y.long(), yl)
         opt.zero_grad()
         loss.backward()
@@ -169,9 +173,10 @@ def main() -> None:
         f = torch.tensor(cached_data[0][1])[None]
         l2 = cached(f, torch.tensor([f.shape[1]]), y, torch.tensor([y.shape[1]]))[0]
 
-    t_fly = run_epoch(onthefly, waves, text_ids, args.batch_seconds)
-    t_cache = run_epoch(cached, cached_data, text_ids, args.batch_seconds)
-    t_fbank = run_epoch(fbank, waves, text_ids, args.batch_seconds)
+    epoch_batches = batches(waves, args.batch_seconds)
+    t_fly = run_epoch(onthefly, waves, text_ids, epoch_batches)
+    t_cache = run_epoch(cached, cached_data, text_ids, epoch_batches)
+    t_fbank = run_epoch(fbank, waves, text_ids, epoch_batches)
 
     print(f"# {len(keys)} utterances, {audio_s:.0f} s of audio from {src}; "
           f"{torch.get_num_threads()} threads; upstream: random wav2vec 2.0 BASE "
