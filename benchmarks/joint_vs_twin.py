@@ -18,7 +18,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +26,8 @@ os.environ.setdefault("NLTK_DATA", str(REPO / "tools" / "nltk_data"))
 
 import torch  # noqa: E402
 import yaml  # noqa: E402
+
+from benchmarks.side_by_side import alternate_rounds  # noqa: E402
 
 PHONES = ["<blank>", "<unk>"] + [f"p{i}" for i in range(48)]
 
@@ -78,25 +79,8 @@ def main() -> None:
         loss.backward()
         optims[name].step()
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for n in names:
-        step(n)
-    elapsed, peak = {n: 0.0 for n in names}, {}
-    for _ in range(args.rounds):
-        for n in names:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step(n)
-            sync()
-            elapsed[n] += time.perf_counter() - t0
-            if device.type == "cuda":
-                peak[n] = max(peak.get(n, 0), torch.cuda.max_memory_allocated() / 2**30)
+    elapsed, peak_bytes = alternate_rounds(step, names, device, args.rounds, args.steps)
+    peak = {n: b / 2**30 for n, b in peak_bytes.items()}
     if args.only:  # child: report this model's peak RSS
         print(json.dumps({"peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                           / 2**20}))

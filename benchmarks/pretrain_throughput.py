@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +24,8 @@ os.environ.setdefault("NLTK_DATA", str(REPO / "tools" / "nltk_data"))
 
 import torch  # noqa: E402
 import yaml  # noqa: E402
+
+from benchmarks.side_by_side import alternate_rounds  # noqa: E402
 
 SIZES = {  # channels, layers, dim, ffn, heads, final_dim, codebook entries per group
     "tiny": (128, 4, 256, 1024, 4, 128, 64),
@@ -120,27 +121,7 @@ def main() -> None:
         loss.backward()
         optims[name].step()
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for name in models:  # warm-up (allocator, kernels)
-        step(name)
-    sync()
-    elapsed = {name: 0.0 for name in models}
-    peak = {}
-    for _ in range(args.rounds):
-        for name in models:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step(name)
-            sync()
-            elapsed[name] += time.perf_counter() - t0
-            if device.type == "cuda":
-                peak[name] = max(peak.get(name, 0), torch.cuda.max_memory_allocated())
+    elapsed, peak = alternate_rounds(step, models, device, args.rounds, args.steps)
     audio = args.rounds * args.steps * args.batch * args.seconds
     speed = {name: audio / t for name, t in elapsed.items()}
     dev = torch.cuda.get_device_name() if device.type == "cuda" else \

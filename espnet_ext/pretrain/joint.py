@@ -35,6 +35,14 @@ from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
 BLANK, UNK = "<blank>", "<unk>"
 
 
+def read_phone_list(phone_list: Union[List[str], str]) -> List[str]:
+    """A phone token list given as a list, or as a file with one phone per line."""
+    if isinstance(phone_list, str):
+        with open(phone_list, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f if line.strip()]
+    return list(phone_list)
+
+
 class JointPretrainModel(PretrainModel):
     """Speech (wav2vec 2.0) + phone branch through one encoder; text weights 0 = audio-only twin.
 
@@ -56,9 +64,7 @@ class JointPretrainModel(PretrainModel):
                  frames_per_phone: int = 4, text_mask_prob: float = 0.4,
                  text_mask_length: int = 8, text_batch_fraction: float = 1.0):
         super().__init__()
-        if isinstance(phone_list, str):  # a token-list file, one phone per line
-            with open(phone_list, encoding="utf-8") as f:
-                phone_list = [line.rstrip("\n") for line in f if line.strip()]
+        phone_list = read_phone_list(phone_list)
         if not phone_list or phone_list[0] != BLANK or UNK not in phone_list:
             raise ValueError(f"phone_list must start with {BLANK!r} and contain {UNK!r}")
         if text_weight < 0 or paired_weight < 0 or frames_per_phone < 1:

@@ -22,7 +22,7 @@ from espnet2.train.trainer import Trainer
 
 from espnet_ext.pretrain.apc import APCPretrainModel
 from espnet_ext.pretrain.base import PretrainModel
-from espnet_ext.pretrain.joint import UNK, JointPretrainModel
+from espnet_ext.pretrain.joint import UNK, JointPretrainModel, read_phone_list
 from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
 
 # --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
@@ -98,13 +98,10 @@ class PretrainTask(AbsTask):
 
 
 def _phone_list(args: argparse.Namespace) -> List[str]:
-    phones = args.model_conf.get("phone_list")
-    if isinstance(phones, str):
-        with open(phones, encoding="utf-8") as f:
-            phones = [line.rstrip("\n") for line in f if line.strip()]
+    phones = read_phone_list(args.model_conf.get("phone_list") or [])
     if not phones:
         raise ValueError("the joint model needs model_conf.phone_list (a list or a file)")
-    return list(phones)
+    return phones
 
 
 class PhonesToIds:

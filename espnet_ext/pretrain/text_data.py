@@ -62,9 +62,9 @@ def prepare_phone_data(data_dir: PathLike, corpus: PathLike, lang: str = "nl",
     if empty:
         logger.warning("%s: %d transcripts give no phones (e.g. %s); their paired loss is "
                        "empty", data_dir, len(empty), empty[0])
-    # An unpaired sentence with no phones would be an empty masked-phone example: use graphemes.
-    unpaired = [p or list(normalize_text(s, lang).replace(" ", "")) or ["<unk>"]
-                for p, s in zip(unpaired, chosen)]
+    # phonemize already fell back to graphemes where espeak-ng gave nothing; what is still empty
+    # normalised to nothing and would be an empty masked-phone example.
+    unpaired = [p or [UNK] for p in unpaired]
     write_kaldi_map(data_dir / "phones", {u: " ".join(p) for u, p in zip(utts, paired)})
     write_kaldi_map(data_dir / "unpaired_phones", {u: " ".join(p) for u, p in zip(utts, unpaired)})
     if token_list is not None:
