@@ -3,6 +3,7 @@ the export is an audio-only s3prl upstream (xling_joint)."""
 
 import argparse
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -111,6 +112,59 @@ def test_joint_and_twin_export_as_audio_only_upstreams(tmp_path):
         assert len(hs) == W2V2_CONF["model"]["encoder_layers"] + 1
         # the longer utterance (unpadded); s3prl pads its frame count to the wave length
         assert torch.allclose(hs[-1][0, :ref.size(0)], ref, atol=1e-5)
+
+
+def test_espnet_asr_trains_a_step_with_the_joint_upstream_as_frontend(tmp_path):
+    """The exported joint model as ESPnet's ``frontend: s3prl`` (fine-tuned), built from its
+    generated upstream YAML by the same arguments the recipe passes to asr_train."""
+    import dataclasses
+
+    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.pretrain.export import export_upstream
+    from espnet_ext.upstream.config import load_upstream_config
+    from espnet_ext.upstream.espnet_args import frontend_args
+
+    register_frontends()
+    from espnet2.tasks.asr import ASRTask
+
+    exp = tmp_path / "joint"
+    exp.mkdir()
+    conf = joint_conf()
+    model = build("joint", conf)
+    (exp / "config.yaml").write_text(yaml.safe_dump({"model": "joint", "model_conf": conf, "seed": 1}))
+    torch.save(model.state_dict(), exp / "valid.loss.ave.pth")
+    export_upstream(exp, tmp_path / "xling_joint.pt", tmp_path / "xling_joint.yaml")
+    cfg = dataclasses.replace(load_upstream_config(tmp_path / "xling_joint.yaml"), frozen=False)
+
+    tokens = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
+    argv = frontend_args(cfg) + [
+        "--token_list", json.dumps(tokens), "--input_size", "null",
+        "--encoder", "transformer", "--encoder_conf", "output_size=32",
+        "--encoder_conf", "attention_heads=2", "--encoder_conf", "linear_units=64",
+        "--encoder_conf", "num_blocks=1", "--encoder_conf", "input_layer=linear",
+        "--decoder", "transformer", "--decoder_conf", "attention_heads=2",
+        "--decoder_conf", "linear_units=64", "--decoder_conf", "num_blocks=1",
+        "--normalize", "utterance_mvn", "--output_dir", str(tmp_path / "asr"),
+    ]
+    args = ASRTask.get_parser().parse_args(argv)
+    args.token_list = tokens  # the parser takes a file; a list is what build_model reads
+    torch.manual_seed(0)
+    asr = ASRTask.build_model(args)
+    assert type(asr.frontend).__name__ == "S3prlFrontend"
+    upstream_params = [p for n, p in asr.named_parameters() if n.startswith("frontend.upstream.")]
+    assert upstream_params
+    before = [p.detach().clone() for p in upstream_params]
+
+    wavs, wavs_len = speech_batch(2)
+    text = torch.tensor([[2, 3, 4], [3, 2, -1]])
+    text_len = torch.tensor([3, 2])
+    optim = torch.optim.Adam(asr.parameters(), lr=1e-3)
+    loss, stats, _ = asr(speech=wavs, speech_lengths=wavs_len, text=text, text_lengths=text_len)
+    assert torch.isfinite(loss) and stats["loss_ctc"] is not None
+    loss.backward()
+    optim.step()
+    # fine-tuned: the Dutch encoder itself moved, not only the downstream model
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, upstream_params))
 
 
 def test_phone_list_must_have_blank_and_unk():

@@ -172,6 +172,62 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
     assert len(caches()) == 2  # new key, new cache; the stale one is never read
 
 
+SWAHILI = ["habari ya asubuhi", "ninapenda kusoma vitabu", "watoto wanacheza mpira nje",
+           "mvua inanyesha leo", "tafadhali fungua mlango", "chakula kiko tayari sasa",
+           "mwalimu anafundisha darasa", "gari jekundu limesimama", "tunakwenda sokoni kesho",
+           "maji ni baridi sana", "ndege wanaimba mtini", "mama anapika wali",
+           "kitabu kiko mezani", "rafiki yangu anaishi mjini", "jua linawaka angani",
+           "samaki wanaogelea ziwani", "baba anasoma gazeti", "simu yangu imeharibika",
+           "tulikula ndizi jana", "mtoto analala kitandani", "nyumba yetu ni kubwa",
+           "barabara ni ndefu sana", "paka amekaa dirishani", "wanafunzi wanaandika barua"]
+
+
+def kaldi_dir_by_espeak(root: Path, voice: str, sentences, speakers=("sp1", "sp2")) -> Path:
+    """A plain Kaldi data dir (22.05 kHz WAV from espeak-ng, two pitch 'speakers') per split."""
+    rows = {"train": sentences[:-8], "dev": sentences[-8:-4], "test": sentences[-4:]}
+    for split, texts in rows.items():
+        d = root / split
+        (d / "audio").mkdir(parents=True)
+        wav_scp, text, utt2spk = [], [], []
+        for i, sentence in enumerate(texts):
+            spk = speakers[i % len(speakers)]
+            utt = f"{spk}-{split}{i:03d}"
+            wav = d / "audio" / f"{utt}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-p", str(30 + 40 * (i % 2)), "-w", str(wav),
+                            sentence], check=True)
+            wav_scp.append(f"{utt} {wav}")
+            text.append(f"{utt} {sentence}")
+            utt2spk.append(f"{utt} {spk}")
+        for name, lines in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
+            (d / name).write_text("\n".join(sorted(lines)) + "\n")
+    return root
+
+
+@pytest.mark.slow
+@needs_corpora
+def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
+    """Swahili, which the project ships nothing for: three Kaldi dirs and one option
+    (--lang_data sw=kaldi:DIR) take it through tokens, ASR, decoding and scoring."""
+    src = kaldi_dir_by_espeak(tmp_path / "sw_kaldi", "sw", SWAHILI)
+    before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
+    proc = subprocess.run(
+        ["./run.sh", "--fast", "true", "--languages", "", "--lang_data", f"sw=kaldi:{src}",
+         "--pretrain_configs", "", "--datadir", str(fast_run / "data"),
+         "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
+        cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
+    assert [(r["upstream"], r["language"], r["num_utts"]) for r in rows] == [("fbank", "sw", 4)]
+    for split in ("train", "dev", "test"):
+        assert (fast_run / "data" / f"{split}_sw" / "PROVENANCE.md").is_file()
+    # the user's data is only read
+    assert before == {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
+
+    bad = subprocess.run(["./run.sh", "--fast", "true", "--lang_data", "sw:kaldi"], cwd=RECIPE,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "is not CODE=KIND:PATH" in bad.stdout + bad.stderr
+
+
 def test_unknown_option_is_rejected():
     proc = subprocess.run(["./xling.sh", "--no_such_option", "1"], cwd=RECIPE,
                           capture_output=True, text=True)

@@ -40,6 +40,8 @@ ngpu=0                  # GPUs per node for training (0: CPU)
 num_nodes=1             # nodes for distributed training (ESPnet launcher)
 nj=2                    # parallel jobs for data processing
 inference_nj=2          # parallel decoding jobs
+train_jobs=1            # pre-training / ASR training runs at once (stages 3 and 6); on CPU each
+                        # gets nproc/train_jobs threads (2 jobs of 1 thread beat 1 job of 2 threads)
 gpu_inference=false
 python=python3
 seed=1                  # one seed for every stage
@@ -208,6 +210,33 @@ run_collect_stats() {
     ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_stats}"
 }
 
+# A small job pool for stages 3 and 6: pooled CMD... runs CMD in the background once fewer than
+# ${train_jobs} pooled jobs run; pool_wait waits for all of them and fails if any failed (each
+# job's own error is in its log; the others finish first, so no finished work is lost).
+_pool_pids=()
+pooled() {
+    if [ "${train_jobs}" -le 1 ]; then "$@"; return; fi
+    local _pid _running
+    while true; do
+        _running=0
+        for _pid in "${_pool_pids[@]}"; do kill -0 "${_pid}" 2>/dev/null && _running=$((_running + 1)); done
+        [ "${_running}" -lt "${train_jobs}" ] && break
+        sleep 2
+    done
+    ( if [ "${ngpu}" -eq 0 ]; then
+          _threads=$(( $(nproc) / train_jobs )); [ "${_threads}" -ge 1 ] || _threads=1
+          export OMP_NUM_THREADS=${_threads} MKL_NUM_THREADS=${_threads}
+      fi
+      "$@" ) &
+    _pool_pids+=($!)
+}
+pool_wait() {
+    local _pid _failed=0
+    for _pid in "${_pool_pids[@]}"; do wait "${_pid}" || _failed=$((_failed + 1)); done
+    _pool_pids=()
+    [ "${_failed}" -eq 0 ] || { log "Error: ${_failed} training job(s) failed (their errors are above)"; exit 1; }
+}
+
 # launch_train EXP_DIR JOB_NAME CMD...: ESPnet's launcher (CPU, --ngpu, multi-node), resumable.
 launch_train() {
     local _exp=$1 _name=$2; shift 2
@@ -223,58 +252,68 @@ launch_train() {
         || { log "Error: training failed; see ${_exp}/train.log"; exit 1; }
 }
 
-if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
-    for _run in "${_pretrain_runs[@]}"; do
-        read -r _cfg _h _variant <<< "${_run}"
-        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
-        _pt_exp=${expdir}/pretrain_${_tag}
-        _train=$(pretrain_data_of "${_h}")
-        _dev=${datadir}/${pretrain_valid_set}
-        if done_already "${_pt_exp}/.done"; then
-            log "Stage 3: ${_pt_exp} is trained, skipping"
-            continue
-        fi
-        if [ "${_h}" != all ]; then
-            log "Stage 3: nested ${_h} h of ${datadir}/${pretrain_set} -> ${_train}"
-            ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
-                "${datadir}/${pretrain_set}" "${_train}"
-        fi
-        validate "${_train}" "${_dev}"
-        _data_opts=(
-            --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
-            --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
-        )
-        if is_joint_config "${_cfg}"; then
-            [ -f "${_train}/phones" ] || { log "Error: ${_train}/phones missing: run stage 2"; exit 2; }
-            # Joint and twin read the same data (the twin ignores the text), so their speech
-            # batches are identical; the twin only sets every text loss weight to 0.
-            for _split in train valid; do
-                _d=${_train}; [ "${_split}" = valid ] && _d=${_dev}
-                _data_opts+=(--${_split}_data_path_and_name_and_type "${_d}/phones,text,text"
-                             --${_split}_data_path_and_name_and_type "${_d}/unpaired_phones,unpaired,text")
-            done
-            _data_opts+=(--model_conf "phone_list=${phone_token_list}")
-            [ "${_variant}" = twin ] && _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0)
-        fi
-        _stats=${_pt_exp}/stats
-        if ! done_already "${_stats}/.done"; then
-            log "Stage 3: speech lengths: ${_train}, ${_dev} -> ${_stats}"
-            # shellcheck disable=SC2086
-            run_collect_stats "${_stats}" "${_train}" "${_dev}" \
-                ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
-                    --config "${_cfg}" ${pretrain_args}
-            touch "${_stats}/.done"
-        fi
-        log "Stage 3: pre-training ${_cfg} on ${_train} -> ${_pt_exp}"
+# pretrain_one "CONFIG HOURS VARIANT": one pre-training run (stage 3), skipped when done.
+pretrain_one() {
+    local _cfg _h _variant _tag _pt_exp _train _dev _stats _split _d
+    read -r _cfg _h _variant <<< "${1}"
+    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
+    _pt_exp=${expdir}/pretrain_${_tag}
+    _train=$(pretrain_data_of "${_h}")
+    _dev=${datadir}/${pretrain_valid_set}
+    if done_already "${_pt_exp}/.done"; then
+        log "Stage 3: ${_pt_exp} is trained, skipping"
+        return 0
+    fi
+    validate "${_train}" "${_dev}"
+    local _data_opts=(
+        --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
+        --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
+    )
+    if is_joint_config "${_cfg}"; then
+        [ -f "${_train}/phones" ] || { log "Error: ${_train}/phones missing: run stage 2"; exit 2; }
+        # Joint and twin read the same data (the twin ignores the text), so their speech
+        # batches are identical; the twin only sets every text loss weight to 0.
+        for _split in train valid; do
+            _d=${_train}; [ "${_split}" = valid ] && _d=${_dev}
+            _data_opts+=(--${_split}_data_path_and_name_and_type "${_d}/phones,text,text"
+                         --${_split}_data_path_and_name_and_type "${_d}/unpaired_phones,unpaired,text")
+        done
+        _data_opts+=(--model_conf "phone_list=${phone_token_list}")
+        [ "${_variant}" = twin ] && _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0)
+    fi
+    _stats=${_pt_exp}/stats
+    if ! done_already "${_stats}/.done"; then
+        log "Stage 3: speech lengths: ${_train}, ${_dev} -> ${_stats}"
         # shellcheck disable=SC2086
-        launch_train "${_pt_exp}" "pretrain_${_tag}" \
+        run_collect_stats "${_stats}" "${_train}" "${_dev}" \
             ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
-                --train_shape_file "${_stats}/train/speech_shape" \
-                --valid_shape_file "${_stats}/valid/speech_shape" \
-                --use_tensorboard true \
                 --config "${_cfg}" ${pretrain_args}
-        touch "${_pt_exp}/.done"
+        touch "${_stats}/.done"
+    fi
+    log "Stage 3: pre-training ${_cfg} on ${_train} -> ${_pt_exp}"
+    # shellcheck disable=SC2086
+    launch_train "${_pt_exp}" "pretrain_${_tag}" \
+        ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
+            --train_shape_file "${_stats}/train/speech_shape" \
+            --valid_shape_file "${_stats}/valid/speech_shape" \
+            --use_tensorboard true \
+            --config "${_cfg}" ${pretrain_args}
+    touch "${_pt_exp}/.done"
+    log "Stage 3: ${_pt_exp} done"
+}
+
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+    # Nested amounts first (one writer per subset dir, even when runs share an amount).
+    for _h in $(for _run in "${_pretrain_runs[@]}"; do echo "${_run}" | cut -d' ' -f2; done | sort -u); do
+        [ "${_h}" = all ] && continue
+        log "Stage 3: nested ${_h} h of ${datadir}/${pretrain_set} -> $(pretrain_data_of "${_h}")"
+        ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
+            "${datadir}/${pretrain_set}" "$(pretrain_data_of "${_h}")"
     done
+    for _run in "${_pretrain_runs[@]}"; do
+        pooled pretrain_one "${_run}"
+    done
+    pool_wait
 fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
@@ -318,65 +357,74 @@ fi
 
 asr_exp_of() { echo "${expdir}/asr_$(upstream_tag "${1}")_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
 
+# asr_train_one UPSTREAM LANG: collect stats and train one downstream ASR (stage 6), skipped when done.
+asr_train_one() {
+    local upstream=$1 lang=$2 _train _dev _tdir _asr_exp _stats _in_opts _s
+    local _tok_opts _data_opts _norm_opts
+    _train=$(train_set_of "${lang}")
+    _dev=${datadir}/dev_${lang}
+    _tdir=$(token_dir "${lang}")
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+    _stats=${_asr_exp}/stats
+    _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
+    [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
+    if done_already "${_asr_exp}/.done"; then
+        log "Stage 6: ${_asr_exp} is trained, skipping"
+        return 0
+    fi
+    validate "${_train}" "${_dev}"
+    [ -f "${_tdir}/tokens.txt" ] || { log "Error: ${_tdir}/tokens.txt missing: run stage 2"; exit 2; }
+    # Input side of this upstream (frontend, speech data, its fold length), then the text.
+    mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+        --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+        --dtype "${feats_dtype}" --train "${_train}" --valid "${_dev}") \
+        && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+    _data_opts=("${_in_opts[@]}"
+        --train_data_path_and_name_and_type "${_train}/text,text,text"
+        --valid_data_path_and_name_and_type "${_dev}/text,text,text"
+        --fold_length 150
+    )
+
+    if ! done_already "${_stats}/.done"; then
+        log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_stats}"
+        # shellcheck disable=SC2086
+        run_collect_stats "${_stats}" "${_train}" "${_dev}" \
+            ${python} -m espnet_ext.bin.asr_train --use_preprocessor true \
+                "${_tok_opts[@]}" "${_data_opts[@]}" --config "${asr_config}" ${asr_args}
+        # ESPnet names text shape files by token type (asr.sh does the same rename).
+        for _s in train valid; do
+            mv "${_stats}/${_s}/text_shape" "${_stats}/${_s}/text_shape.${token_type}"
+        done
+        touch "${_stats}/.done"
+    fi
+
+    _norm_opts=(--normalize "${feats_normalize}")
+    [ "${feats_normalize}" = global_mvn ] && \
+        _norm_opts+=(--normalize_conf "stats_file=${_stats}/train/feats_stats.npz")
+    log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
+    # shellcheck disable=SC2086
+    launch_train "${_asr_exp}" "asr_$(upstream_tag "${upstream}")_${lang}" \
+        ${python} -m espnet_ext.bin.asr_train \
+            --use_preprocessor true \
+            "${_tok_opts[@]}" "${_data_opts[@]}" \
+            --train_shape_file "${_stats}/train/speech_shape" \
+            --train_shape_file "${_stats}/train/text_shape.${token_type}" \
+            --valid_shape_file "${_stats}/valid/speech_shape" \
+            --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
+            "${_norm_opts[@]}" \
+            --use_tensorboard false \
+            --config "${asr_config}" ${asr_args}
+    touch "${_asr_exp}/.done"
+    log "Stage 6: ${_asr_exp} done"
+}
+
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     for upstream in ${all_upstreams}; do
-    for lang in ${languages}; do
-        _train=$(train_set_of "${lang}")
-        _dev=${datadir}/dev_${lang}
-        _tdir=$(token_dir "${lang}")
-        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
-        _stats=${_asr_exp}/stats
-        _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
-        [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
-        if done_already "${_asr_exp}/.done"; then
-            log "Stage 6: ${_asr_exp} is trained, skipping"
-            continue
-        fi
-        validate "${_train}" "${_dev}"
-        [ -f "${_tdir}/tokens.txt" ] || { log "Error: ${_tdir}/tokens.txt missing: run stage 2"; exit 2; }
-        # Input side of this upstream (frontend, speech data, its fold length), then the text.
-        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
-            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
-            --dtype "${feats_dtype}" --train "${_train}" --valid "${_dev}") \
-            && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
-        _data_opts=("${_in_opts[@]}"
-            --train_data_path_and_name_and_type "${_train}/text,text,text"
-            --valid_data_path_and_name_and_type "${_dev}/text,text,text"
-            --fold_length 150
-        )
-
-        if ! done_already "${_stats}/.done"; then
-            log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_stats}"
-            # shellcheck disable=SC2086
-            run_collect_stats "${_stats}" "${_train}" "${_dev}" \
-                ${python} -m espnet_ext.bin.asr_train --use_preprocessor true \
-                    "${_tok_opts[@]}" "${_data_opts[@]}" --config "${asr_config}" ${asr_args}
-            # ESPnet names text shape files by token type (asr.sh does the same rename).
-            for s in train valid; do
-                mv "${_stats}/${s}/text_shape" "${_stats}/${s}/text_shape.${token_type}"
-            done
-            touch "${_stats}/.done"
-        fi
-
-        _norm_opts=(--normalize "${feats_normalize}")
-        [ "${feats_normalize}" = global_mvn ] && \
-            _norm_opts+=(--normalize_conf "stats_file=${_stats}/train/feats_stats.npz")
-        log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
-        # shellcheck disable=SC2086
-        launch_train "${_asr_exp}" "asr_$(upstream_tag "${upstream}")_${lang}" \
-            ${python} -m espnet_ext.bin.asr_train \
-                --use_preprocessor true \
-                "${_tok_opts[@]}" "${_data_opts[@]}" \
-                --train_shape_file "${_stats}/train/speech_shape" \
-                --train_shape_file "${_stats}/train/text_shape.${token_type}" \
-                --valid_shape_file "${_stats}/valid/speech_shape" \
-                --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
-                "${_norm_opts[@]}" \
-                --use_tensorboard false \
-                --config "${asr_config}" ${asr_args}
-        touch "${_asr_exp}/.done"
+        for lang in ${languages}; do
+            pooled asr_train_one "${upstream}" "${lang}"
+        done
     done
-    done
+    pool_wait
 fi
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
