@@ -49,6 +49,10 @@ seed=1                  # one seed for every stage
 # Data
 languages="nl cs es fr it ru"   # evaluation languages: ${datadir}/{train,dev,test}_<lang>
 local_data_opts=""              # passed to local/data.sh
+lang_data=""                    # more evaluation languages from local data, "CODE=KIND:PATH ...":
+                                # KIND kaldi (PATH/{train,dev,test} are Kaldi data dirs),
+                                # common_voice, fleurs or mls (PATH = that corpus's language
+                                # folder); each CODE joins --languages (README: "A new language")
 train_max_hours=""              # cap each training set (ML-SUPERB style): seeded random subset
 datadir=data
 expdir=exp
@@ -93,6 +97,11 @@ log "$0 $*"
 . ./cmd.sh
 
 [ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
+for _entry in ${lang_data}; do
+    [[ "${_entry}" =~ ^[a-z][a-z0-9_-]*=[a-z_]+:.+$ ]] || {
+        log "Error: --lang_data entry '${_entry}' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)"; exit 2; }
+    [[ " ${languages} " == *" ${_entry%%=*} "* ]] || languages+=" ${_entry%%=*}"
+done
 _ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
 
 # done MARKER: true if the step behind MARKER is finished and --force is not set.
@@ -148,6 +157,13 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     # local/data.sh is idempotent itself (its preparers keep .done markers with their options).
     # shellcheck disable=SC2086
     local/data.sh --datadir "${datadir}" ${local_data_opts}
+    for _entry in ${lang_data}; do
+        _code=${_entry%%=*}; _kind=${_entry#*=}; _kind=${_kind%%:*}; _path=${_entry#*:}
+        log "Stage 1: ${_kind} data of '${_code}': ${_path} -> ${datadir}/{train,dev,test}_${_code}"
+        _force=(); [ "${force}" = true ] && _force=(--force)
+        ${python} -m espnet_ext.bin.prepare_corpus --corpus "${_kind}" --root "${_path}" \
+            --lang "${_code}" --out_dir "${datadir}" --nj "${nj}" "${_force[@]}"
+    done
     for lang in ${languages}; do
         validate "${datadir}/train_${lang}" "${datadir}/dev_${lang}" "${datadir}/test_${lang}"
         if [ -n "${train_max_hours}" ]; then

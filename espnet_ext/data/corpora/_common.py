@@ -1,11 +1,16 @@
-"""Shared machinery of the offline corpus preparers (fillets, asterisk, festvox_ru).
+"""Shared machinery of the corpus preparers: the offline Debian sources (fillets, asterisk,
+festvox_ru) and local copies of public corpora (common_voice, fleurs, mls, cgn).
 
 Each preparer only knows its source's layout: it turns the source into :class:`RawItem` s and a
 :class:`SkipLog`, then hands both to :func:`write_source_dir`, which converts the audio to 16 kHz
 mono WAV (idempotent, atomic, in a process pool), normalises the text, writes and validates the
 Kaldi data dir, and records what was skipped and why (``skipped.txt`` and ``PROVENANCE.md``).
+Corpora that ship their own train/dev/test split go through :func:`prepare_split_dirs`, which
+adds the options marker (:func:`marker_is_current`), an ownership check and ``max_utts``.
 """
 
+import dataclasses
+import hashlib
 import json
 import re
 import logging
@@ -15,14 +20,14 @@ import subprocess
 from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, convert_to_16k_wav
 from espnet_ext.data.kaldi import Utterance, write_data_dir, write_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import CorpusError
+from espnet_ext.errors import ConfigError, CorpusError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.text.normalize import normalize_text
 
@@ -210,27 +215,45 @@ def convert_audio(
 
 @dataclass
 class SourceInfo:
-    """What PROVENANCE.md says about a source."""
+    """What PROVENANCE.md says about a source.
+
+    Attributes:
+        title: the heading.
+        packages: Debian packages the data comes from (a version table is written); empty for
+            a corpus read from a local copy.
+        license: licence name (SPDX id where there is one).
+        license_file: where the licence text is; "" if the source ships none.
+        notes: further bullet points (audio, text, speakers, selection).
+        source: where a source that is not a Debian package (``packages == []``) was read
+            from, e.g. a corpus on local disk: path and release.
+        skipped_listing: where the skipped items are listed, as PROVENANCE.md names them.
+    """
 
     title: str
     packages: List[str]
     license: str
     license_file: str
     notes: List[str] = field(default_factory=list)
+    source: str = ""
+    skipped_listing: str = "`skipped.txt` of the source dir under data/local/"
 
 
 def provenance_text(info: SourceInfo, skips: SkipLog, num_utts: int, hours: float) -> str:
     lines = [f"# {info.title}", ""]
-    lines.append("| Debian package | version |")
-    lines.append("|---|---|")
-    lines += [f"| {p} | {dpkg_version(p)} |" for p in info.packages]
-    lines += ["", f"- Licence: {info.license} (see `{info.license_file}`)"]
+    if info.packages:
+        lines.append("| Debian package | version |")
+        lines.append("|---|---|")
+        lines += [f"| {p} | {dpkg_version(p)} |" for p in info.packages]
+        lines.append("")
+    if info.source:
+        lines.append(f"- Source: {info.source}")
+    see = f" (see `{info.license_file}`)" if info.license_file else ""
+    lines += [f"- Licence: {info.license}{see}"]
     lines += [f"- {n}" for n in info.notes]
     lines.append(f"- Kept: {num_utts} utterances, {hours:.3f} h (16 kHz mono 16-bit WAV)")
     counts = skips.counts()
     if counts:
-        lines.append("- Skipped (reason: count; the items are listed in `skipped.txt` of the "
-                     "source dir under data/local/):")
+        lines.append(f"- Skipped (reason: count; the items are listed in {info.skipped_listing}):")
         lines += [f"  - {r}: {c}" for r, c in counts.items()]
     else:
         lines.append("- Skipped: none")
@@ -279,7 +302,291 @@ def write_source_dir(
     return out_dir
 
 
+
+# --- Corpora that ship their own train/dev/test split (common_voice, fleurs, mls) -------------
+
+SPLITS = ("train", "dev", "test")
+# In every data dir prepare_split_dirs writes: the corpus that owns it (written before the data,
+# so an interrupted run still owns its dirs and a rerun may overwrite them).
+OWNER_FILE = ".prepared_by"
+LICENCE_FILE_NAMES = ("LICENSE", "LICENSE.txt", "LICENCE", "license.txt", "COPYING")
+_LANG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def hash_key(seed: int, key: str) -> str:
+    """A seeded sort key that is the same on every machine and Python (unlike ``hash``)."""
+    return hashlib.sha256(f"{seed}\t{key}".encode("utf-8")).hexdigest()
+
+
+def marker_is_current(marker: PathLike, options: dict, force: bool, what: str,
+                      elsewhere: str = "out_root") -> bool:
+    """Whether a finished run with the same ``options`` left ``marker`` (nothing to do then).
+
+    The marker is written last (:func:`write_done_marker`), so a killed run leaves none and is
+    simply redone. With ``force`` an existing marker is removed and False returned.
+
+    Args:
+        marker: the ``.done`` file.
+        options: everything that changes the output (JSON-serialisable).
+        force: rebuild whatever the marker says.
+        what: names the output in the log, e.g. ``Offline corpus in data``.
+        elsewhere: the option to change instead of forcing (named in the error).
+
+    Returns:
+        True if the marker records ``options`` and ``force`` is off.
+
+    Raises:
+        ConfigError: the marker records other options and ``force`` is off.
+    """
+    marker = Path(marker)
+    if not marker.exists():
+        return False
+    options = json.loads(json.dumps(options))  # tuples -> lists, as read back from the marker
+    try:
+        done = json.loads(marker.read_text(encoding="utf-8")).get("options")
+    except (json.JSONDecodeError, AttributeError):
+        done = None
+    if done == options and not force:
+        logger.info("%s already prepared (%s); nothing to do", what, marker)
+        return True
+    if not force:
+        diff = sorted(k for k in set(options) | set(done or {})
+                      if (done or {}).get(k) != options.get(k))
+        raise ConfigError(
+            f"{marker}: a previous run used other options (differing: {diff}; previous: "
+            f"{json.dumps(done)}); pass force (--force) to rebuild, or choose another "
+            f"{elsewhere}"
+        )
+    marker.unlink()
+    return False
+
+
+def write_done_marker(marker: PathLike, options: dict, outputs: Sequence[str]) -> None:
+    """Record ``options`` and the names of the outputs in ``marker`` (call it last)."""
+    atomic_write_text(marker, json.dumps({"options": options, "outputs": sorted(outputs)},
+                                         indent=2) + "\n")
+
+
+def read_tsv(path: PathLike, skips: SkipLog, label: Optional[str] = None
+             ) -> Iterator[Tuple[str, List[str]]]:
+    """Yield ``(name, fields)`` for every non-blank line of a tab-separated UTF-8 file.
+
+    Lines are split on tabs only, with no quoting: Common Voice and FLEURS write quotes inside
+    sentences unescaped, which a csv reader would take as a field spanning lines. A line that is
+    not UTF-8 is skipped under reason ``not_utf8``; a BOM at the start is dropped.
+
+    Args:
+        path: the file.
+        skips: where undecodable lines are recorded.
+        label: the file as messages name it (default: its file name).
+
+    Yields:
+        ``("<label>:<line number>", fields)``.
+    """
+    path = Path(path)
+    label = label or path.name
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            name = f"{label}:{line_no}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                skips.add("not_utf8", name)
+                continue
+            line = line.rstrip("\r\n").lstrip("\ufeff") if line_no == 1 else line.rstrip("\r\n")
+            if line.strip():  # a blank line (e.g. at the end) holds no row
+                yield name, line.split("\t")
+
+
+def licence_file(root: PathLike) -> str:
+    """The licence file shipped in ``root`` (``LICENSE`` etc.), or "" if there is none."""
+    for name in LICENCE_FILE_NAMES:
+        if (Path(root) / name).is_file():
+            return str(Path(root) / name)
+    return ""
+
+
+def warn_if_other_language(what: str, folder_lang: str, lang: str) -> None:
+    """Log a warning when the folder's language differs from ``lang`` (a likely mix-up).
+
+    Only the primary subtag is compared (``zh-CN`` vs ``zh``, ``sw_ke`` vs ``sw``). Not an
+    error: folders may be renamed, and the code of ``lang`` is the user's choice.
+    """
+    def primary(code: str) -> str:
+        return re.split(r"[-_]", code.strip().lower())[0]
+
+    if folder_lang and primary(folder_lang) != primary(lang):
+        logger.warning("%s looks like language '%s', but lang='%s' was given; the data dirs are "
+                       "named and normalised as '%s'", what, folder_lang, lang, lang)
+
+
+def _default_locate(item: RawItem) -> Tuple[Optional[str], str]:
+    return (item.src_audio, "") if os.path.isfile(item.src_audio) else (None, "no_audio")
+
+
+def pick_items(
+    items: Sequence[RawItem], max_utts: Optional[int], seed: int, skips: SkipLog,
+    locate: Callable[[RawItem], Tuple[Optional[str], str]] = _default_locate,
+) -> List[RawItem]:
+    """The items whose audio is usable, at most ``max_utts`` of them (seeded, deterministic).
+
+    With ``max_utts``, items are tried in the order of a seeded hash of their id until enough
+    are found, so a quick run only looks at the files it needs. Items whose audio ``locate``
+    rejects are recorded in ``skips`` (reason from ``locate``, by default ``no_audio``).
+
+    Args:
+        items: candidates.
+        max_utts: at most this many (None: all).
+        seed: seeds the order of the subset.
+        skips: where rejected items are recorded.
+        locate: item -> (audio path, "") or (None, skip reason).
+
+    Returns:
+        the kept items (``src_audio`` set to the located path), sorted by id.
+    """
+    order = (list(items) if max_utts is None
+             else sorted(items, key=lambda it: hash_key(seed, it.utt_id)))
+    kept: List[RawItem] = []
+    for it in order:
+        if max_utts is not None and len(kept) >= max_utts:
+            break
+        path, reason = locate(it)
+        if path is None:
+            skips.add(reason, it.name)
+            continue
+        kept.append(it if path == it.src_audio else dataclasses.replace(it, src_audio=path))
+    return sorted(kept, key=lambda it: it.utt_id)
+
+
+def check_lang_code(lang: str) -> str:
+    """Return ``lang`` if it can name data dirs (``train_<lang>``).
+
+    Raises:
+        ConfigError: it is empty or holds characters other than letters, digits and ``-``
+            (``_`` is kept out so that ``<split>_<lang>`` splits unambiguously).
+    """
+    if not _LANG_CODE.fullmatch(lang or ""):
+        raise ConfigError(f"lang='{lang}': use a language code of letters, digits and '-' "
+                          "(e.g. nl, sw, zh-CN); it names the data dirs train_<lang> etc.")
+    return lang
+
+
+def _check_owner(data_dir: Path, corpus: str, force: bool) -> None:
+    # A data dir of another corpus or tool (e.g. the offline corpus' train_nl) with the same name
+    # is never overwritten by accident.
+    if not (data_dir / "wav.scp").exists() or force:
+        return
+    owner_file = data_dir / OWNER_FILE
+    owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.is_file() else ""
+    if owner != corpus:
+        raise DataDirError(
+            f"{data_dir}: holds a data dir that this preparation ({corpus}) did not write "
+            f"({f'written by {owner}' if owner else f'no {OWNER_FILE}'}); move it away, choose "
+            "another out_dir, or pass force (--force) to overwrite it"
+        )
+
+
+def prepare_split_dirs(
+    corpus: str,
+    root: PathLike,
+    out_dir: PathLike,
+    lang: str,
+    collect: Callable[[str, SkipLog], List[RawItem]],
+    source_info: Callable[[str], SourceInfo],
+    max_utts: Optional[int] = None,
+    seed: int = 777,
+    nj: int = 2,
+    force: bool = False,
+    audio_dir: Optional[PathLike] = None,
+    locate: Callable[[RawItem], Tuple[Optional[str], str]] = _default_locate,
+    link_ok: bool = False,
+) -> Dict[str, Path]:
+    """Write ``<out_dir>/{train,dev,test}_<lang>`` from a corpus that ships its own split.
+
+    Every split is read (``collect``) and its audio located before anything is converted, so a
+    malformed listing or an empty split fails fast. An id listed twice is kept once: in the
+    first of test, dev, train (reason ``in_other_split`` or ``duplicate_id``), so evaluation
+    data never leaks into training. The options are recorded in ``<out_dir>/.corpus_<lang>.done``
+    (written last): a rerun with the same options does nothing, other options need ``force``.
+
+    Args:
+        corpus: corpus name (``common_voice``); names the owner of the dirs and the audio dir.
+        root: the corpus folder (already checked by the caller).
+        out_dir: data root.
+        lang: language code of the dir names and the text normaliser.
+        collect: ``(split, skips) -> items`` listed for that split, audio not yet checked.
+        source_info: ``split -> SourceInfo`` for PROVENANCE.md (a selection note is added).
+        max_utts: at most this many utterances per split (seeded subset; None: all).
+        seed: seeds the ``max_utts`` subset.
+        nj: audio conversion processes.
+        force: rebuild whatever the marker says, and overwrite dirs this corpus did not write.
+        audio_dir: where the 16 kHz WAVs go (default ``<out_dir>/local/audio/<corpus>_<lang>``).
+        locate: item -> (audio path, "") or (None, skip reason); default: the file must exist.
+        link_ok: inputs already 16 kHz mono PCM16 WAV are hard-linked/copied, not re-encoded.
+
+    Returns:
+        ``{"train": path, "dev": path, "test": path}``.
+
+    Raises:
+        ConfigError: bad options, or a finished run with other options and no ``force``.
+        CorpusError: a split has no usable utterance (the message counts skips by reason).
+        DataDirError: an output dir belongs to someone else, or fails validation.
+    """
+    check_lang_code(lang)
+    if max_utts is not None and max_utts < 1:
+        raise ConfigError(f"max_utts={max_utts}: need at least 1 (or None for all)")
+    if nj < 1:
+        raise ConfigError(f"nj={nj}: need at least 1 process")
+    out_dir, root = Path(out_dir), Path(root).resolve()
+    audio = Path(audio_dir if audio_dir is not None
+                 else out_dir / "local" / "audio" / f"{corpus}_{lang}")
+    options = {"version": 1, "corpus": corpus, "root": str(root), "lang": lang,
+               "max_utts": max_utts, "seed": seed}
+    outputs = {s: out_dir / f"{s}_{lang}" for s in SPLITS}
+    marker = out_dir / f".corpus_{lang}.done"
+    if marker_is_current(marker, options, force, f"{corpus} '{lang}' in {out_dir}", "out_dir"):
+        return outputs
+    for d in outputs.values():
+        _check_owner(d, corpus, force)
+
+    skips = {s: SkipLog(f"{corpus} {s}_{lang}") for s in SPLITS}
+    seen: Dict[str, str] = {}
+    listed: Dict[str, List[RawItem]] = {}
+    for split in ("test", "dev", "train"):  # held-out sets first: a doubly listed id stays there
+        listed[split] = []
+        for it in collect(split, skips[split]):
+            if it.utt_id in seen:
+                skips[split].add("duplicate_id" if seen[it.utt_id] == split else "in_other_split",
+                                 f"{it.name} (also in {seen[it.utt_id]})")
+                continue
+            seen[it.utt_id] = split
+            listed[split].append(it)
+    picked = {s: pick_items(listed[s], max_utts, seed, skips[s], locate) for s in SPLITS}
+    for split in SPLITS:
+        if not picked[split]:
+            raise CorpusError(
+                f"{corpus} folder {root}: no usable utterance in the {split} split ("
+                f"{len(listed[split])} listed; skipped: {skips[split].counts()}); check the "
+                f"listing and that its audio files are there (see the warnings above)"
+            )
+    for split in SPLITS:
+        info = source_info(split)
+        info.skipped_listing = f"`{SKIPPED_FILE}` beside this file"
+        info.notes.append(
+            f"Selection: {len(picked[split])} of {len(listed[split])} listed utterances "
+            + (f"(max_utts {max_utts}: seeded subset, seed {seed})." if max_utts is not None
+               else "(all with audio).")
+        )
+        atomic_write_text(outputs[split] / OWNER_FILE, corpus + "\n")
+        write_source_dir(picked[split], skips[split], outputs[split], lang, audio, info, nj=nj,
+                         link_ok=link_ok)
+    write_done_marker(marker, options, [d.name for d in outputs.values()])
+    return outputs
+
+
 __all__ = [
     "RawItem", "SkipLog", "SourceInfo", "require_path", "dpkg_version",
-    "is_wav_16k_mono", "convert_audio", "write_source_dir",
+    "is_wav_16k_mono", "convert_audio", "write_source_dir", "SPLITS", "hash_key",
+    "marker_is_current", "write_done_marker", "read_tsv", "licence_file",
+    "warn_if_other_language", "pick_items", "check_lang_code", "prepare_split_dirs",
 ]

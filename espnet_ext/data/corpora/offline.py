@@ -21,14 +21,15 @@ deterministic (seeded hash) subset of each language's utterances, for quick/CI r
 Re-running with the same options does nothing; different options need ``force=True``.
 """
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_ext.data.corpora import asterisk, festvox_ru, fillets
-from espnet_ext.data.corpora._common import PROVENANCE_FILE
+from espnet_ext.data.corpora._common import (
+    PROVENANCE_FILE, hash_key, marker_is_current, write_done_marker,
+)
 from espnet_ext.data.kaldi import (
     Utterance, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )
@@ -66,10 +67,6 @@ def debian_packages(languages: Sequence[str] = DEFAULT_LANGUAGES) -> List[str]:
     return sorted(pkgs)
 
 
-def _hash_key(seed: int, key: str) -> str:
-    return hashlib.sha256(f"{seed}\t{key}".encode("utf-8")).hexdigest()
-
-
 def split_by_text(
     utts: Sequence[Utterance], seed: int, dev_ratio: float, test_ratio: float, lang: str = "",
 ) -> Dict[str, List[Utterance]]:
@@ -98,7 +95,7 @@ def split_by_text(
     n = len(utts)
     targets = {"test": max(1, round(test_ratio * n)), "dev": max(1, round(dev_ratio * n))}
     out: Dict[str, List[Utterance]] = {s: [] for s in SPLITS}
-    for text in sorted(groups, key=lambda t: _hash_key(seed, t)):
+    for text in sorted(groups, key=lambda t: hash_key(seed, t)):
         group = groups[text]
         dest = "train"
         for split in ("test", "dev"):
@@ -111,7 +108,7 @@ def split_by_text(
         out[dest].extend(group)
     if not out["train"]:  # tiny inputs: give train the largest held-out group
         donor = max(("dev", "test"), key=lambda s: len(out[s]))
-        texts = sorted({u.text for u in out[donor]}, key=lambda t: _hash_key(seed, t))
+        texts = sorted({u.text for u in out[donor]}, key=lambda t: hash_key(seed, t))
         if len(texts) > 1:
             moved = [u for u in out[donor] if u.text == texts[0]]
             out[donor] = [u for u in out[donor] if u.text != texts[0]]
@@ -125,7 +122,7 @@ def subsample(utts: Sequence[Utterance], max_utts: Optional[int], seed: int) -> 
     """A deterministic subset of at most ``max_utts`` utterances (seeded hash of the id)."""
     if max_utts is None or len(utts) <= max_utts:
         return list(utts)
-    keep = sorted(utts, key=lambda u: _hash_key(seed, u.utt_id))[:max_utts]
+    keep = sorted(utts, key=lambda u: hash_key(seed, u.utt_id))[:max_utts]
     return sorted(keep, key=lambda u: u.utt_id)
 
 
@@ -238,24 +235,8 @@ def prepare_offline_corpus(
                   "doc_dir": str(doc_dir), "festvox_dir": str(festvox_dir)},
     }
     outputs = {f"{s}_{l}": data_root / f"{s}_{l}" for l in languages for s in SPLITS}
-    if marker.exists():
-        try:
-            done = json.loads(marker.read_text(encoding="utf-8")).get("options")
-        except (json.JSONDecodeError, AttributeError):
-            done = None
-        if done == options and not force:
-            logger.info("Offline corpus already prepared in %s (%s); nothing to do",
-                        data_root, marker)
-            return outputs
-        if not force:
-            diff = sorted(k for k in set(options) | set(done or {})
-                          if (done or {}).get(k) != options.get(k))
-            raise ConfigError(
-                f"{marker}: a previous run used other options (differing: {diff}; previous: "
-                f"{json.dumps(done)}); pass force (--force) to rebuild, or choose another "
-                "out_root"
-            )
-        marker.unlink()
+    if marker_is_current(marker, options, force, f"Offline corpus in {data_root}"):
+        return outputs
 
     paths = options["paths"]
     local = data_root / "local"
@@ -304,7 +285,6 @@ def prepare_offline_corpus(
         {"options": options, "sets": rows, "skipped": skipped}, indent=2, ensure_ascii=False)
         + "\n")
     print(summary_md)
-    atomic_write_text(marker, json.dumps({"options": options,
-                                          "outputs": sorted(outputs)}, indent=2) + "\n")
+    write_done_marker(marker, options, list(outputs))
     logger.info("Offline corpus ready in %s", data_root)
     return outputs
