@@ -106,6 +106,7 @@ _ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
 
 # done MARKER: true if the step behind MARKER is finished and --force is not set.
 done_already() { [ "${force}" = false ] && [ -f "$1" ]; }
+_force=(); [ "${force}" = true ] && _force=(--force)  # for the python steps that take --force
 
 validate() {  # validate [--no_audio] dir...: every stage that consumes data checks it first
     ${python} -m espnet_ext.bin.validate_data_dir "$@"
@@ -160,7 +161,6 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     for _entry in ${lang_data}; do
         _code=${_entry%%=*}; _kind=${_entry#*=}; _kind=${_kind%%:*}; _path=${_entry#*:}
         log "Stage 1: ${_kind} data of '${_code}': ${_path} -> ${datadir}/{train,dev,test}_${_code}"
-        _force=(); [ "${force}" = true ] && _force=(--force)
         ${python} -m espnet_ext.bin.prepare_corpus --corpus "${_kind}" --root "${_path}" \
             --lang "${_code}" --out_dir "${datadir}" --nj "${nj}" "${_force[@]}"
     done
@@ -362,7 +362,6 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
         log "Stage 5: feature cache (${upstream}): ${languages} -> $(cache_root_of "${upstream}")"
         # Upstreams without a cache (fbank, fine-tuned ones) are skipped by the step itself;
         # complete caches whose key (config + checkpoint + data) matches are reused.
-        _force=(); [ "${force}" = true ] && _force=(--force)
         ${train_cmd} "$(cache_root_of "${upstream}")/extract.log" \
             ${python} -m espnet_ext.bin.extract_features --upstream "${upstream}" \
                 "${_sets[@]}" --out_root "$(cache_root_of "${upstream}")" \
