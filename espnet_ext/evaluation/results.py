@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Dict, List
 
 from espnet_ext.errors import XlingError
+from espnet_ext.evaluation.scoring import ErrorCounts
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("upstream", "language", "test_set", "decode", "num_utts", "cer", "wer",
+COLUMNS = ("upstream", "language", "test_set", "condition", "decode", "num_utts", "cer", "wer",
            "char_errors", "chars", "word_errors", "words", "exp_dir")
 
 
@@ -36,18 +37,21 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
         except (OSError, json.JSONDecodeError) as e:
             raise XlingError(f"{f}: unreadable score summary ({e}); rerun the scoring stage") from None
         meta = s.get("meta", {})
+        word, char = ErrorCounts(**s["word"]), ErrorCounts(**s["char"])
         rows.append({
             "upstream": meta.get("upstream", "?"),
             "language": s["language"],
             "test_set": meta.get("test_set", f.parent.parent.name),
+            # summaries from before degraded conditions existed are all clean test sets
+            "condition": meta.get("condition", "clean"),
             "decode": meta.get("decode", f.parent.parent.parent.name),
             "num_utts": s["num_utts"],
             "cer": s["cer"],
             "wer": s["wer"],
-            "char_errors": s["char"]["substitutions"] + s["char"]["deletions"] + s["char"]["insertions"],
-            "chars": s["char"]["ref_length"],
-            "word_errors": s["word"]["substitutions"] + s["word"]["deletions"] + s["word"]["insertions"],
-            "words": s["word"]["ref_length"],
+            "char_errors": char.errors,
+            "chars": char.ref_length,
+            "word_errors": word.errors,
+            "words": word.ref_length,
             "exp_dir": str(f.parent.relative_to(exp_dir)),
         })
     if not rows:

@@ -11,9 +11,12 @@
 #      these upstreams join --upstreams in stages 5-9
 #   5  feature cache: every frozen s3prl upstream runs once over every set (kaldiio ark/scp)
 #   6  downstream ASR per (upstream x language): ESPnet asr_train collect-stats + training
-#   7  decoding of every test set with ESPnet asr_inference
-#   8  scoring with jiwer: WER and CER per test set
-#   9  results table: ${expdir}/results/RESULTS.md, results.csv, results.json
+#   7  decoding of every test set (clean and each --degrade_config condition) with ESPnet
+#      asr_inference
+#   8  scoring with jiwer: WER and CER per test set, per-utterance errors and alignments
+#   9  linear phone-separability probe of every upstream, per layer, on --probe_languages
+#  10  report: ${expdir}/results/RESULTS.md (tables with bootstrap CIs, significance of upstream
+#      pairs), CSV/JSON of every number and PNG plots (python -m espnet_ext.bin.make_report)
 # An upstream is a name in conf/upstream/ (fbank = ESPnet's default frontend; any s3prl
 # upstream with a local checkpoint) or one pre-trained by stages 3-4 (xling_<config>_<hours>h).
 # The downstream config is the same for all of them: only the input changes
@@ -54,6 +57,8 @@ lang_data=""                    # more evaluation languages from local data, "CO
                                 # common_voice, fleurs or mls (PATH = that corpus's language
                                 # folder); each CODE joins --languages (README: "A new language")
 train_max_hours=""              # cap each training set (ML-SUPERB style): seeded random subset
+degrade_config=""               # conf/degrade/*.yaml: degraded copies of every test set (noise at
+                                # SNRs, speed, telephone band), test_<lang>_<condition>; "" = clean only
 datadir=data
 expdir=exp
 dumpdir=dump            # feature caches: ${dumpdir}/feats/<upstream>/
@@ -69,6 +74,16 @@ pretrain_twins=true     # each joint text-audio config also trains its audio-onl
 pretrain_lang=nl        # language of the pre-training audio and text
 pretrain_text=pretrain_text_nl/sentences.txt  # text corpus (in ${datadir}) of the joint model
 phone_mode=ipa          # joint model text units: ipa (espeak-ng) or grapheme
+
+# Phone-separability probe (stage 9)
+probe_languages=""      # languages probed (espeak-ng reads sentences of ${datadir}/test_<lang>/text
+                        # with exact phone timings); "" skips the stage
+probe_num_utts=60       # sentences per language (70/30 utterance split)
+
+# Report (stage 10)
+report_compare=""       # extra upstream pairs to test, "A:B ..." (joint vs twin and each
+                        # upstream vs fbank are always compared)
+bootstrap_resamples=1000
 
 # Tokens
 token_type=char         # char or bpe
@@ -103,6 +118,17 @@ for _entry in ${lang_data}; do
     [[ " ${languages} " == *" ${_entry%%=*} "* ]] || languages+=" ${_entry%%=*}"
 done
 _ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
+conditions=""
+if [ -n "${degrade_config}" ]; then
+    [ -f "${degrade_config}" ] || { log "Error: --degrade_config ${degrade_config} not found"; exit 2; }
+    conditions=$(${python} -m espnet_ext.bin.make_degraded_sets --config "${degrade_config}" --list | tr '\n' ' ') \
+        || { log "Error: bad --degrade_config ${degrade_config} (above)"; exit 2; }
+fi
+# The test sets of a language: the clean one, then one per degraded condition.
+test_sets_of() {
+    local _c; echo -n "test_${1}"
+    for _c in ${conditions}; do echo -n " test_${1}_${_c}"; done
+}
 
 # done MARKER: true if the step behind MARKER is finished and --force is not set.
 done_already() { [ "${force}" = false ] && [ -f "$1" ]; }
@@ -172,6 +198,21 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
                 --seed "${seed}" "${datadir}/train_${lang}" "$(train_set_of "${lang}")"
         fi
     done
+    if [ -n "${conditions}" ]; then
+        for lang in ${languages}; do
+            # Babble is other-language speech: the other languages' training sets and the
+            # pre-training validation set (never the test set's own language).
+            _babble=()
+            for _other in ${languages}; do
+                [ "${_other}" = "${lang}" ] || _babble+=(--babble_source "${datadir}/train_${_other}")
+            done
+            [ "${pretrain_lang}" = "${lang}" ] || _babble+=(--babble_source "${datadir}/${pretrain_valid_set}")
+            log "Stage 1: degraded test sets (${conditions% }): ${datadir}/test_${lang} -> ${datadir}/test_${lang}_<condition>"
+            ${python} -m espnet_ext.bin.make_degraded_sets --config "${degrade_config}" \
+                --data_dir "${datadir}/test_${lang}" --out_prefix "${datadir}/test_${lang}" \
+                "${_babble[@]}" --seed "${seed}" --nj "${nj}" "${_force[@]}"
+        done
+    fi
 fi
 
 _cap=${train_max_hours:+_max${train_max_hours}h}
@@ -356,8 +397,8 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     for upstream in ${all_upstreams}; do
         _sets=()
         for lang in ${languages}; do
-            _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}"
-                    --data_dir "${datadir}/test_${lang}")
+            _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}")
+            for _test in $(test_sets_of "${lang}"); do _sets+=(--data_dir "${datadir}/${_test}"); done
         done
         log "Stage 5: feature cache (${upstream}): ${languages} -> $(cache_root_of "${upstream}")"
         # Upstreams without a cache (fbank, fine-tuned ones) are skipped by the step itself;
@@ -442,75 +483,110 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     pool_wait
 fi
 
+# decode_one UPSTREAM LANG TEST: decode ${datadir}/TEST with the ASR of (UPSTREAM, LANG) (stage 7).
+decode_one() {
+    local upstream=$1 lang=$2 _test_name=$3 _asr_exp _test _dir _logdir _nj _in_opts i
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+    _test=${datadir}/${_test_name}
+    _dir=${_asr_exp}/${inference_tag}/${_test_name}
+    if done_already "${_dir}/.done"; then
+        log "Stage 7: ${_dir} exists, skipping"
+        return 0
+    fi
+    [ -f "${_asr_exp}/${inference_model}" ] || {
+        log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
+    validate "${_test}"
+    mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+        --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+        --dtype "${feats_dtype}" --test "${_test}") \
+        && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+    log "Stage 7: decoding: ${_test} with ${_asr_exp}/${inference_model} -> ${_dir}"
+    _logdir=${_dir}/logdir
+    mkdir -p "${_logdir}"
+    _nj=$(min "${inference_nj}" "$(wc -l < "${_test}/wav.scp")")
+    ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
+        ${python} -m espnet_ext.bin.asr_inference \
+            --batch_size 1 \
+            --ngpu "${_ngpu_inf}" \
+            --seed "${seed}" \
+            "${_in_opts[@]}" \
+            --key_file "${_logdir}/keys.JOB.scp" \
+            --asr_train_config "${_asr_exp}/config.yaml" \
+            --asr_model_file "${_asr_exp}/${inference_model}" \
+            --output_dir "${_logdir}/output.JOB" \
+            --config "${inference_config}" ${inference_args} \
+        || { log "Error: decoding failed; see ${_logdir}/asr_inference.*.log"; exit 1; }
+    for i in $(seq "${_nj}"); do
+        cat "${_logdir}/output.${i}/1best_recog/text"
+    done | LC_ALL=C sort -k1,1 > "${_dir}/text.tmp"
+    mv "${_dir}/text.tmp" "${_dir}/text"
+    touch "${_dir}/.done"
+}
+
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+    # Decoding jobs share the --train_jobs pool (each is ${inference_nj} single-thread processes).
     for upstream in ${all_upstreams}; do
-    for lang in ${languages}; do
-        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
-        _test=${datadir}/test_${lang}
-        _dir=${_asr_exp}/${inference_tag}/test_${lang}
-        if done_already "${_dir}/.done"; then
-            log "Stage 7: ${_dir} exists, skipping"
-            continue
-        fi
-        [ -f "${_asr_exp}/${inference_model}" ] || {
-            log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
-        validate "${_test}"
-        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
-            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
-            --dtype "${feats_dtype}" --test "${_test}") \
-            && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
-        log "Stage 7: decoding: ${_test} with ${_asr_exp}/${inference_model} -> ${_dir}"
-        _logdir=${_dir}/logdir
-        mkdir -p "${_logdir}"
-        _nj=$(min "${inference_nj}" "$(wc -l < "${_test}/wav.scp")")
-        ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
-        # shellcheck disable=SC2086
-        OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
-            ${python} -m espnet_ext.bin.asr_inference \
-                --batch_size 1 \
-                --ngpu "${_ngpu_inf}" \
-                --seed "${seed}" \
-                "${_in_opts[@]}" \
-                --key_file "${_logdir}/keys.JOB.scp" \
-                --asr_train_config "${_asr_exp}/config.yaml" \
-                --asr_model_file "${_asr_exp}/${inference_model}" \
-                --output_dir "${_logdir}/output.JOB" \
-                --config "${inference_config}" ${inference_args} \
-            || { log "Error: decoding failed; see ${_logdir}/asr_inference.*.log"; exit 1; }
-        for i in $(seq "${_nj}"); do
-            cat "${_logdir}/output.${i}/1best_recog/text"
-        done | LC_ALL=C sort -k1,1 > "${_dir}/text.tmp"
-        mv "${_dir}/text.tmp" "${_dir}/text"
-        touch "${_dir}/.done"
+        for lang in ${languages}; do
+            for _test in $(test_sets_of "${lang}"); do
+                pooled decode_one "${upstream}" "${lang}" "${_test}"
+            done
+        done
     done
-    done
+    pool_wait
 fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     for upstream in ${all_upstreams}; do
     for lang in ${languages}; do
+    for _test in $(test_sets_of "${lang}"); do
         _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
-        _dir=${_asr_exp}/${inference_tag}/test_${lang}
+        _dir=${_asr_exp}/${inference_tag}/${_test}
+        _condition=${_test#test_"${lang}"}; _condition=${_condition#_}
         if done_already "${_dir}/score/.done"; then
             log "Stage 8: ${_dir}/score exists, skipping"
             continue
         fi
-        log "Stage 8: scoring: ${_dir}/text vs ${datadir}/test_${lang}/text -> ${_dir}/score"
-        ${python} -m espnet_ext.bin.score --ref "${datadir}/test_${lang}/text" \
+        log "Stage 8: scoring: ${_dir}/text vs ${datadir}/${_test}/text -> ${_dir}/score"
+        ${python} -m espnet_ext.bin.score --ref "${datadir}/${_test}/text" \
             --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
             --meta "upstream=$(upstream_tag "${upstream}")${asr_tag:+_${asr_tag}}" \
-            --meta "test_set=test_${lang}" \
+            --meta "test_set=${_test}" \
+            --meta "condition=${_condition:-clean}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
             --meta "decode=${inference_tag}"
         touch "${_dir}/score/.done"
     done
     done
+    done
 fi
 
-if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
-    log "Stage 9: results table: ${expdir}/*/*/*/score -> ${expdir}/results"
-    ${python} -m espnet_ext.bin.make_results --exp_dir "${expdir}" --out_dir "${expdir}/results" \
-        --title "Results: $(basename "$(cd ..; pwd)")/$(basename "$(pwd)")"
+if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ]; then
+    # One synthetic probe set per language (shared by every upstream), then one probe per
+    # (upstream, language); each step keeps its own .done marker.
+    for lang in ${probe_languages}; do
+        [ -f "${datadir}/test_${lang}/text" ] || {
+            log "Error: ${datadir}/test_${lang}/text missing: the probe reads its sentences"; exit 2; }
+        for upstream in ${all_upstreams}; do
+            _out=${expdir}/probe/$(upstream_tag "${upstream}")/${lang}
+            log "Stage 9: phone probe (${upstream}, ${lang}): ${datadir}/test_${lang}/text -> ${_out}"
+            ${python} -m espnet_ext.bin.phone_probe --upstream "${upstream}" --lang "${lang}" \
+                --text "${datadir}/test_${lang}/text" --num_utts "${probe_num_utts}" \
+                --synth_dir "${expdir}/probe/synth_${lang}" --out_dir "${_out}" \
+                --seed "${seed}" "${_force[@]}" \
+                || { log "Error: phone probe failed (${upstream}, ${lang}; above)"; exit 1; }
+        done
+    done
+fi
+
+if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+    log "Stage 10: report: ${expdir}/{asr_*,probe,upstreams} -> ${expdir}/results"
+    _compare=()
+    for _pair in ${report_compare}; do _compare+=(--compare "${_pair}"); done
+    ${python} -m espnet_ext.bin.make_report --exp_dir "${expdir}" --out_dir "${expdir}/results" \
+        --decode "${inference_tag}" --n_resamples "${bootstrap_resamples}" --seed "${seed}" \
+        "${_compare[@]}" --title "Results: $(basename "$(cd ..; pwd)")/$(basename "$(pwd)")"
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

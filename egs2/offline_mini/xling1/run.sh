@@ -16,7 +16,10 @@ if [ "${fast}" = true ]; then
     datadir=data_fast
     expdir=exp_fast
     asr_config=conf/asr/train_asr_fast.yaml
-    inference_config=conf/decode/decode_fast.yaml
+    inference_config=conf/decode/decode_ctc_greedy.yaml
+    degrade_config=conf/degrade/quick.yaml
+    probe_languages="nl es"
+    probe_num_utts=10
     local_data_opts="--max_utts_per_lang 40 --pretrain_hours 0.05"
     train_max_hours=""
     pretrain_configs="conf/pretrain/apc_fast.yaml conf/pretrain/joint_fast.yaml:0.04"
@@ -27,7 +30,13 @@ else
     datadir=data
     expdir=exp
     asr_config=conf/asr/train_asr_conformer.yaml
-    inference_config=conf/decode/decode_ctc0.5.yaml
+    # Every test set is decoded clean and under each condition of conf/degrade/default.yaml, so
+    # decoding is CTC best path (beam search over 9 conditions x 6 upstreams x 2 languages would
+    # take hours on 2 cores); probes on Dutch and both evaluation languages.
+    inference_config=conf/decode/decode_ctc_greedy.yaml
+    degrade_config=conf/degrade/default.yaml
+    probe_languages="nl cs es"
+    probe_num_utts=60
     local_data_opts="--pretrain_hours 2"
     # The research question at laptop scale, sized to finish in about 1.5 h on 2 CPU cores:
     # APC pre-trained on 0.5, 1 and 2 h of Dutch (equal update budget: the seed paper's "more
@@ -57,4 +66,8 @@ fi
     --pretrain_hours "${pretrain_hours}" \
     --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \
+    --inference_nj 1 \
+    --degrade_config "${degrade_config}" \
+    --probe_languages "${probe_languages}" \
+    --probe_num_utts "${probe_num_utts}" \
     "${args[@]}"

@@ -1,0 +1,417 @@
+"""The report of a recipe run, rebuilt from ``exp/`` alone: tables with bootstrap intervals,
+significance of upstream pairs, and plots.
+
+Inputs (all written by earlier stages):
+    exp/asr_*/<decode>/<test set>/score/{summary.json,per_utt.tsv}   stage 8
+    exp/asr_*/{config.yaml,valid.acc.ave.pth}                         stage 6 (layer weights)
+    exp/probe/<upstream>/<lang>/probe.json                            stage 9 (optional)
+Outputs in ``out_dir``:
+    RESULTS.md          tables (clean CER/WER with 95% CIs, every condition, significance, probe)
+    results.{csv,json}  one row per (upstream, test set) with CIs
+    significance.{csv,json}  paired bootstrap of each compared pair per language and condition
+    layer_weights.json, probe.csv
+    cer_vs_snr_<noise>.png, cer_vs_pretrain_hours.png, layer_weights.png, probe_accuracy.png
+
+Conventions the report relies on (set by xling.sh): an upstream pre-trained by the recipe is
+named ``xling_<config>[_twin]_<hours>h``; a degraded test set's condition is stored in the score
+summary's meta (``condition``), and noise conditions are named ``snr<dB>_<noise>``.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from espnet_ext.errors import XlingError
+from espnet_ext.evaluation.results import _git_commit, collect_results
+from espnet_ext.evaluation.scoring import DEFINITIONS
+from espnet_ext.evaluation.significance import bootstrap_rate, load_per_utt, paired_bootstrap
+from espnet_ext.fileio import PathLike, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+FBANK = "fbank"
+_AMOUNT = re.compile(r"^(?P<family>.+)_(?P<hours>\d+(?:\.\d+)?)h$")
+_SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
+METRICS = {"cer": ("char_errors", "chars"), "wer": ("word_errors", "words")}
+
+
+def _per_utt_arrays(exp_dir: Path, row: Dict, cache: Dict) -> Dict[str, Tuple[list, list, list]]:
+    """utt ids and per-utterance (errors, lengths) of both metrics for one scored set."""
+    key = row["exp_dir"]
+    if key not in cache:
+        per_utt = load_per_utt(exp_dir / key)
+        utts = sorted(per_utt)
+        cache[key] = {
+            "utts": utts,
+            "wer": ([per_utt[u][0] for u in utts], [per_utt[u][1] for u in utts]),
+            "cer": ([per_utt[u][2] for u in utts], [per_utt[u][3] for u in utts]),
+        }
+    return cache[key]
+
+
+def add_intervals(exp_dir: Path, rows: List[Dict], n_resamples: int, seed: int,
+                  cache: Dict) -> None:
+    """Add ``<metric>_lo``/``<metric>_hi`` (95% bootstrap over utterances) to every row."""
+    for r in rows:
+        arrays = _per_utt_arrays(exp_dir, r, cache)
+        for m in METRICS:
+            errors, lengths = arrays[m]
+            b = bootstrap_rate(errors, lengths, n_resamples=n_resamples, seed=seed)
+            r[f"{m}_lo"], r[f"{m}_hi"] = round(b["ci_low"], 2), round(b["ci_high"], 2)
+
+
+def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
+    """(baseline, system) pairs compared by default: each pre-trained model's audio-only twin vs
+    the model itself (the joint-vs-audio-only question), and every upstream vs fbank."""
+    ups = sorted(set(upstreams))
+    pairs = []
+    for u in ups:
+        if "_twin_" in u and u.replace("_twin_", "_") in ups:
+            pairs.append((u, u.replace("_twin_", "_")))
+    if FBANK in ups:
+        pairs += [(FBANK, u) for u in ups if u != FBANK]
+    return pairs
+
+
+def compare_pairs(exp_dir: Path, rows: List[Dict], pairs: Sequence[Tuple[str, str]],
+                  n_resamples: int, seed: int, cache: Dict) -> List[Dict]:
+    """Paired bootstrap (same utterances) of system B vs baseline A per language and condition."""
+    by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
+    out = []
+    for a, b in pairs:
+        for (up, lang, cond), ra in sorted(by_key.items()):
+            if up != a or (b, lang, cond) not in by_key:
+                continue
+            rb = by_key[(b, lang, cond)]
+            arr_a, arr_b = _per_utt_arrays(exp_dir, ra, cache), _per_utt_arrays(exp_dir, rb, cache)
+            if arr_a["utts"] != arr_b["utts"]:
+                raise XlingError(
+                    f"{ra['exp_dir']} and {rb['exp_dir']} scored different utterances; "
+                    "rescore both (stage 8) from the same test set")
+            for m in METRICS:
+                res = paired_bootstrap(arr_a[m][0], arr_b[m][0], arr_a[m][1],
+                                       n_resamples=n_resamples, seed=seed)
+                out.append({"baseline": a, "system": b, "language": lang, "condition": cond,
+                            "metric": m, "baseline_rate": round(res["rate_a"], 2),
+                            "system_rate": round(res["rate_b"], 2), "diff": round(res["diff"], 2),
+                            "diff_lo": round(res["ci_low"], 2), "diff_hi": round(res["ci_high"], 2),
+                            "p_value": round(res["p_value"], 4),
+                            "significant": bool(res["significant"])})
+    return out
+
+
+def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
+    """Softmax layer weights learned by each downstream model's featurizer (cached_layers or
+    s3prl frontend), read from its averaged checkpoint without executing code."""
+    import torch
+
+    out = []
+    seen = set()
+    for r in rows:
+        asr_dir = exp_dir / Path(r["exp_dir"]).parts[0]
+        if asr_dir in seen:
+            continue
+        seen.add(asr_dir)
+        ckpts = sorted(asr_dir.glob("valid.acc.ave*.pth")) or sorted(asr_dir.glob("*.pth"))
+        if not ckpts:
+            continue
+        state = torch.load(ckpts[0], map_location="cpu", weights_only=True)
+        weights = [v for k, v in state.items()
+                   if k.startswith("frontend") and k.endswith("weights") and v.dim() == 1]
+        if len(weights) != 1:
+            continue  # fbank and single-layer upstreams learn no layer weights
+        w = torch.softmax(weights[0].float(), dim=0).tolist()
+        out.append({"upstream": r["upstream"], "language": r["language"], "asr_dir": asr_dir.name,
+                    "checkpoint": ckpts[0].name, "weights": [round(x, 4) for x in w]})
+    return out
+
+
+def read_probes(exp_dir: Path) -> List[Dict]:
+    """Every ``probe/<upstream>/<lang>/probe.json`` (stage 9)."""
+    out = []
+    for f in sorted((exp_dir / "probe").glob("*/*/probe.json")):
+        try:
+            out.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as e:
+            raise XlingError(f"{f}: unreadable probe result ({e}); rerun stage 9 with --force true")
+    return out
+
+
+# ---------------------------------------------------------------- plots
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on recipe machines
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(n: int):
+    plt = _pyplot()
+    cols = min(n, 3)
+    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(5 * cols, 3.8 * math.ceil(n / cols)),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return plt, fig, list(axes.flat)
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
+    """CER vs SNR per upstream, one figure per noise type, one panel per language; the clean
+    test set is drawn at the right as "clean"."""
+    paths = []
+    noises = sorted({m.group("noise") for r in rows if (m := _SNR.match(r["condition"]))})
+    for noise in noises:
+        langs = sorted({r["language"] for r in rows})
+        plt, fig, axes = _grid(len(langs))
+        for ax, lang in zip(axes, langs):
+            by_up = defaultdict(dict)
+            for r in rows:
+                m = _SNR.match(r["condition"])
+                if r["language"] == lang and m and m.group("noise") == noise:
+                    by_up[r["upstream"]][float(m.group("snr"))] = r
+                elif r["language"] == lang and r["condition"] == "clean":
+                    by_up[r["upstream"]][math.inf] = r
+            snrs = sorted({s for d in by_up.values() for s in d if s != math.inf})
+            if not snrs:
+                continue
+            clean_x = max(snrs) + 10
+            for up, d in sorted(by_up.items()):
+                xs = sorted(d, key=lambda s: s)
+                x = [clean_x if s == math.inf else s for s in xs]
+                y = [d[s]["cer"] for s in xs]
+                err = [[d[s]["cer"] - d[s]["cer_lo"] for s in xs], [d[s]["cer_hi"] - d[s]["cer"] for s in xs]]
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=2, label=up)
+            ax.set_xticks(snrs + [clean_x], [f"{s:g}" for s in snrs] + ["clean"])
+            ax.set_xlabel(f"SNR (dB), {noise} noise")
+            ax.set_ylabel("CER (%)")
+            ax.set_title(lang)
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=7)
+        paths.append(_save(plt, fig, out_dir / f"cer_vs_snr_{noise}.png"))
+    return paths
+
+
+def plot_amounts(rows: List[Dict], out_dir: Path) -> Optional[Path]:
+    """Clean CER vs hours of pre-training audio per model family (fbank as a dashed line)."""
+    clean = [r for r in rows if r["condition"] == "clean"]
+    fams = defaultdict(lambda: defaultdict(dict))
+    for r in clean:
+        m = _AMOUNT.match(r["upstream"])
+        if m:
+            fams[m.group("family")][r["language"]][float(m.group("hours"))] = r
+    fams = {f: d for f, d in fams.items() if any(len(h) > 1 for h in d.values())}
+    if not fams:
+        return None
+    langs = sorted({r["language"] for r in clean})
+    plt, fig, axes = _grid(len(langs))
+    for ax, lang in zip(axes, langs):
+        for fam, d in sorted(fams.items()):
+            pts = d.get(lang, {})
+            hs = sorted(pts)
+            if not hs:
+                continue
+            ax.errorbar(hs, [pts[h]["cer"] for h in hs],
+                        yerr=[[pts[h]["cer"] - pts[h]["cer_lo"] for h in hs],
+                              [pts[h]["cer_hi"] - pts[h]["cer"] for h in hs]],
+                        marker="o", capsize=2, label=fam)
+        base = next((r for r in clean if r["upstream"] == FBANK and r["language"] == lang), None)
+        if base:
+            ax.axhline(base["cer"], ls="--", color="grey", label=FBANK)
+        ax.set_xscale("log")
+        ax.set_xlabel("pre-training audio (h)")
+        ax.set_ylabel("CER (%), clean")
+        ax.set_title(lang)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(plt, fig, out_dir / "cer_vs_pretrain_hours.png")
+
+
+def plot_layer_weights(weights: List[Dict], out_dir: Path) -> Optional[Path]:
+    if not weights:
+        return None
+    langs = sorted({w["language"] for w in weights})
+    plt, fig, axes = _grid(len(langs))
+    for ax, lang in zip(axes, langs):
+        for w in sorted((w for w in weights if w["language"] == lang), key=lambda w: w["upstream"]):
+            ax.plot(range(len(w["weights"])), w["weights"], marker="o", label=w["upstream"])
+        ax.set_xlabel("layer (0 = first hidden state)")
+        ax.set_ylabel("softmax weight")
+        ax.set_title(f"learned layer weights, ASR on {lang}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(plt, fig, out_dir / "layer_weights.png")
+
+
+def plot_probes(probes: List[Dict], out_dir: Path) -> Optional[Path]:
+    if not probes:
+        return None
+    langs = sorted({p["lang"] for p in probes})
+    plt, fig, axes = _grid(len(langs))
+    for ax, lang in zip(axes, langs):
+        chance = None
+        for p in sorted((p for p in probes if p["lang"] == lang), key=lambda p: p["upstream"]):
+            layers = p["layers"]
+            ax.plot([x["layer"] for x in layers], [100 * x["accuracy"] for x in layers],
+                    marker="o", label=p["upstream"])
+            chance = p["chance"]
+        if chance is not None:
+            ax.axhline(100 * chance, ls=":", color="grey", label="majority class")
+        ax.set_xlabel("layer")
+        ax.set_ylabel("frame phone accuracy (%)")
+        ax.set_title(f"linear phone probe, {lang}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(plt, fig, out_dir / "probe_accuracy.png")
+
+
+# ---------------------------------------------------------------- tables
+
+def _ci(r: Dict, m: str) -> str:
+    return f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
+
+
+def _table(header: Sequence[str], lines: Iterable[Sequence[str]]) -> str:
+    out = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    return out + "".join("| " + " | ".join(map(str, line)) + " |\n" for line in lines)
+
+
+def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: List[Path],
+                  title: str, n_resamples: int) -> str:
+    langs = sorted({r["language"] for r in rows})
+    ups = sorted({r["upstream"] for r in rows})
+    conds = sorted({r["condition"] for r in rows}, key=lambda c: (c != "clean", c))
+    by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
+    out = io.StringIO()
+    out.write(f"# {title}\n\n")
+    out.write(f"- generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, code "
+              f"commit {_git_commit()}, decode `{rows[0]['decode']}`; rebuild with "
+              "`python -m espnet_ext.bin.make_report --exp_dir exp --out_dir exp/results`\n")
+    for metric, definition in DEFINITIONS.items():
+        out.write(f"- {metric.upper()} = {definition}.\n")
+    out.write(f"- [lo, hi]: 95% percentile bootstrap interval over test utterances "
+              f"({n_resamples} resamples).\n\n")
+
+    out.write("## Clean test sets: CER / WER (%)\n\n")
+    out.write(_table(["upstream"] + [f"{lang} CER" for lang in langs] + [f"{lang} WER" for lang in langs],
+                     [[u] + [_ci(by_key[(u, lang, "clean")], m) if (u, lang, "clean") in by_key else "-"
+                             for m in ("cer", "wer") for lang in langs] for u in ups]))
+    if len(conds) > 1:
+        out.write("\n## CER (%) per condition\n\n")
+        for lang in langs:
+            out.write(f"### {lang}\n\n")
+            out.write(_table(["upstream"] + conds,
+                             [[u] + [f"{by_key[(u, lang, c)]['cer']:.1f}" if (u, lang, c) in by_key
+                                     else "-" for c in conds] for u in ups]))
+            out.write("\n")
+    if sig:
+        out.write("\n## Paired comparisons (system - baseline, CER points)\n\n")
+        out.write("Negative = the system makes fewer errors. Significant = the 95% interval of the "
+                  "difference excludes 0 (paired bootstrap over the same utterances).\n\n")
+        out.write(_table(["baseline", "system", "language", "condition", "baseline CER",
+                          "system CER", "diff [95% CI]", "significant"],
+                         [[s["baseline"], s["system"], s["language"], s["condition"],
+                           f"{s['baseline_rate']:.1f}", f"{s['system_rate']:.1f}",
+                           f"{s['diff']:+.1f} [{s['diff_lo']:+.1f}, {s['diff_hi']:+.1f}]",
+                           "yes" if s["significant"] else "no"]
+                          for s in sig if s["metric"] == "cer"]))
+        out.write("\nWER comparisons: significance.csv.\n")
+    if probes:
+        out.write("\n## Linear phone probe: best layer (held-out frame accuracy, %)\n\n")
+        plangs = sorted({p["lang"] for p in probes})
+        pby = {(p["upstream"], p["lang"]): p for p in probes}
+        pups = sorted({p["upstream"] for p in probes})
+
+        def best(p):
+            top = max(p["layers"], key=lambda x: x["accuracy"])
+            return f"{100 * top['accuracy']:.1f} (layer {top['layer']})"
+
+        out.write(_table(["upstream"] + plangs,
+                         [[u] + [best(pby[(u, lang)]) if (u, lang) in pby else "-" for lang in plangs]
+                          for u in pups]))
+        out.write("\nMajority-class accuracy: " + ", ".join(
+            f"{lang} {100 * next(p['chance'] for p in probes if p['lang'] == lang):.1f}"
+            for lang in plangs) + ".\n")
+    if plots:
+        out.write("\n## Plots\n\n")
+        for p in plots:
+            out.write(f"![{p.stem}]({p.name})\n\n")
+    return out.getvalue()
+
+
+def _csv(rows: List[Dict]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = None,
+                 compare: Sequence[Tuple[str, str]] = (), n_resamples: int = 1000, seed: int = 1,
+                 title: str = "Results") -> Path:
+    """Build the whole report from ``exp_dir``; returns the path of RESULTS.md.
+
+    Args:
+        decode: keep only results of this decode tag (a rerun with another decode config
+            leaves the old decodes in exp/); None: all, which must then be a single tag.
+        compare: (baseline, system) upstream pairs tested besides :func:`default_pairs`.
+    """
+    exp_dir, out_dir = Path(exp_dir), Path(out_dir)
+    rows = collect_results(exp_dir)
+    if decode is not None:
+        rows = [r for r in rows if r["decode"] == decode]
+        if not rows:
+            raise XlingError(f"{exp_dir}: no scored set was decoded with '{decode}'; run stages 7-8")
+    tags = sorted({r["decode"] for r in rows})
+    if len(tags) > 1:
+        raise XlingError(f"{exp_dir}: results of several decode configs {tags}; pass --decode")
+    ups = {r["upstream"] for r in rows}
+    unknown = sorted({u for pair in compare for u in pair} - ups)
+    if unknown:
+        raise XlingError(f"--compare names upstreams without results: {unknown}; known: {sorted(ups)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache: Dict = {}
+    add_intervals(exp_dir, rows, n_resamples, seed, cache)
+    pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
+    sig = compare_pairs(exp_dir, rows, pairs, n_resamples, seed, cache)
+    weights = read_layer_weights(exp_dir, rows)
+    probes = read_probes(exp_dir)
+
+    atomic_write_text(out_dir / "results.csv", _csv(rows))
+    atomic_write_text(out_dir / "results.json", json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(out_dir / "significance.csv", _csv(sig))
+    atomic_write_text(out_dir / "significance.json", json.dumps(sig, indent=2) + "\n")
+    atomic_write_text(out_dir / "layer_weights.json", json.dumps(weights, indent=2) + "\n")
+    atomic_write_text(out_dir / "probe.csv", _csv([
+        {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
+         "accuracy": x["accuracy"], "chance": p["chance"], "num_classes": p["num_classes"]}
+        for p in probes for x in p["layers"]]))
+    plots = plot_snr(rows, out_dir)
+    plots += [p for p in (plot_amounts(rows, out_dir), plot_layer_weights(weights, out_dir),
+                          plot_probes(probes, out_dir)) if p is not None]
+    md = out_dir / "RESULTS.md"
+    atomic_write_text(md, render_report(rows, sig, probes, plots, title, n_resamples))
+    logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
+                len(plots))
+    return md
