@@ -1,0 +1,40 @@
+"""CTC best-path decoding of espnet_ext.bin.asr_inference (``ctc_greedy: true`` decode configs)."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+import yaml
+
+from espnet_ext.bin.asr_inference import _ctc_best_path, _split_greedy_config
+
+
+def test_best_path_merges_repeats_and_drops_blanks():
+    # frames: a a <b> a b b <b> <eos>  -> "a a b" (a blank separates the two a's)
+    vocab = ["<blank>", "a", "b", "<sos/eos>"]
+    frames = [1, 1, 0, 1, 2, 2, 0, 3]
+    logits = torch.full((len(frames), len(vocab)), -5.0)
+    logits[torch.arange(len(frames)), torch.tensor(frames)] = 5.0
+    model = SimpleNamespace(ctc=SimpleNamespace(log_softmax=lambda x: torch.log_softmax(x, -1)),
+                            eos=3)
+    fake = SimpleNamespace(asr_model=model,
+                           converter=SimpleNamespace(ids2tokens=lambda ids: [vocab[i] for i in ids]),
+                           tokenizer=SimpleNamespace(tokens2text=" ".join))
+    [(text, token, token_int, hyp)] = _ctc_best_path(fake, logits)
+    assert token_int == [1, 1, 2] and text == "a a b"
+    assert hyp.score == pytest.approx(float(torch.log_softmax(logits, -1).max(-1).values.sum()))
+
+
+def test_greedy_key_is_removed_from_the_config_espnet_sees(tmp_path):
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("ctc_greedy: true\nbeam_size: 1\nctc_weight: 1.0\n")
+    greedy, cmd = _split_greedy_config(["--config", str(conf), "--output_dir", str(tmp_path / "o")])
+    assert greedy
+    seen = yaml.safe_load(open(cmd[cmd.index("--config") + 1]))
+    assert seen == {"beam_size": 1, "ctc_weight": 1.0}
+
+    conf.write_text("beam_size: 5\n")
+    assert _split_greedy_config(["--config", str(conf)]) == (False, ["--config", str(conf)])
+    conf.write_text("ctc_greedy: yes please\n")
+    with pytest.raises(SystemExit, match="ctc_greedy must be true or false"):
+        _split_greedy_config(["--config", str(conf)])
