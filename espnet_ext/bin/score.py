@@ -3,7 +3,7 @@
 import argparse
 
 from espnet_ext.bin import run_main
-from espnet_ext.evaluation.scoring import score_files
+from espnet_ext.evaluation.scoring import NORMALIZATIONS, score_files
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -11,7 +11,13 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ref", required=True, help="reference Kaldi text file")
     parser.add_argument("--hyp", required=True, help="hypothesis Kaldi text file")
     parser.add_argument("--lang", required=True, help="language code (for text normalisation)")
-    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--out_dir", required=True,
+                        help="gets summary.json, per_utt.tsv and alignments.txt")
+    parser.add_argument(
+        "--normalize", default="default", choices=sorted(NORMALIZATIONS),
+        help="text normalisation before scoring (recorded in summary.json): "
+        + "; ".join(f"{k}: {v}" for k, v in NORMALIZATIONS.items()),
+    )
     parser.add_argument(
         "--meta", action="append", default=[], metavar="KEY=VALUE",
         help="stored in summary.json for the results table (upstream=..., test_set=...)",
@@ -26,7 +32,7 @@ def main() -> None:
     if bad:
         parser.error(f"--meta needs KEY=VALUE, got {bad}")
     meta = dict(m.split("=", 1) for m in args.meta)
-    score_files(args.ref, args.hyp, args.lang, args.out_dir, meta)
+    score_files(args.ref, args.hyp, args.lang, args.out_dir, meta, args.normalize)
 
 
 if __name__ == "__main__":

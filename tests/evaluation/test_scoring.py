@@ -1,12 +1,14 @@
-"""Scoring: WER/CER definitions on hand-checked examples, missing hypotheses, results table."""
+"""Scoring: WER/CER definitions on hand-checked examples, missing hypotheses, normalisation
+modes, the alignment file, results table."""
 
 import json
 
 import pytest
 
-from espnet_ext.errors import DataDirError, XlingError
+from espnet_ext.errors import ConfigError, DataDirError, XlingError
 from espnet_ext.evaluation.results import collect_results, write_results
-from espnet_ext.evaluation.scoring import score_files, score_texts
+from espnet_ext.evaluation.scoring import (DEFINITIONS, NORMALIZATIONS, normalize_for_scoring,
+                                           score_files, score_texts)
 
 
 def test_wer_cer_hand_checked():
@@ -61,3 +63,67 @@ def test_score_files_and_results_table(tmp_path):
 def test_results_without_scores_raise(tmp_path):
     with pytest.raises(XlingError, match="no \\*/score/summary.json"):
         collect_results(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("default", "l'agent dit bonjour 2 fois"),
+        ("lower", "l’agent dit: «bonjour!» 2 fois"),
+        ("none", "L’agent dit: «Bonjour!» 2 fois"),
+    ],
+)
+def test_normalize_modes(mode, expected):
+    assert normalize_for_scoring("  L’agent  dit:\t«Bonjour!» 2 fois ", "fr", mode) == expected
+
+
+def test_normalize_modes_change_scores_as_documented():
+    refs, hyps = {"u": "Hola, Mundo."}, {"u": "hola mundo"}
+    assert score_texts(refs, hyps, "es")[0].wer == 0.0
+    lower, _ = score_texts(refs, hyps, "es", "lower")  # "hola," != "hola", "mundo." != "mundo"
+    assert lower.word.substitutions == 2 and lower.char.deletions == 2
+    none, _ = score_texts(refs, hyps, "es", "none")  # and the two capitals
+    assert none.word.substitutions == 2 and none.char.errors == 4
+    assert none.normalize == "none"
+
+
+def test_unknown_normalize_mode_raises():
+    with pytest.raises(ConfigError, match="'upper'.*default"):
+        score_texts({"u": "a"}, {"u": "a"}, "es", "upper")
+
+
+def test_alignment_file_marks_substitution_insertion_deletion(tmp_path):
+    ref, hyp = tmp_path / "ref", tmp_path / "hyp"
+    ref.write_text("u1 el gato negro come\nu2 la casa\n", encoding="utf-8")
+    hyp.write_text("u1 el pato grande negro\nu2 la casa\n", encoding="utf-8")
+    summary = score_files(ref, hyp, "es", tmp_path / "score")
+    text = (tmp_path / "score" / "alignments.txt").read_text(encoding="utf-8")
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert any("WER = " + DEFINITIONS["wer"] in line for line in header)
+    assert any("normalisation: default" in line for line in header)
+    block = text.split("id: u1\n")[1].split("\n\n")[0].splitlines()
+    assert block[0] == "Scores: (#C #S #D #I) 2 1 1 1"
+    ref_line, hyp_line, eval_line = block[2:5]
+    # columns line up: each word of REF, HYP and Eval starts at the same offset
+    cols = [(ref_line[i:].split()[0], hyp_line[i:].split()[0], eval_line[i:i + 1])
+            for i in range(6, len(ref_line)) if ref_line[i - 1] == " " and ref_line[i] != " "]
+    assert cols == [("el", "el", " "), ("****", "pato", "I"), ("gato", "grande", "S"),
+                    ("negro", "negro", " "), ("come", "****", "D")]
+    assert "id: u2\nScores: (#C #S #D #I) 2 0 0 0\n" in text
+    assert summary.word.substitutions == 1 and summary.word.insertions == 1
+    assert summary.word.deletions == 1
+
+
+def test_summary_records_mode_and_definitions(tmp_path):
+    ref, hyp = tmp_path / "ref", tmp_path / "hyp"
+    ref.write_text("u1 Hola, mundo\n", encoding="utf-8")
+    hyp.write_text("u1 hola mundo\n", encoding="utf-8")
+    for mode in NORMALIZATIONS:
+        score_files(ref, hyp, "es", tmp_path / mode, normalize=mode)
+        s = json.loads((tmp_path / mode / "summary.json").read_text())
+        assert s["normalize"] == mode
+        assert s["definitions"]["wer"] == DEFINITIONS["wer"]
+        assert s["definitions"]["normalize"] == NORMALIZATIONS[mode]
+    assert json.loads((tmp_path / "default" / "summary.json").read_text())["wer"] == 0.0
+    # "none": "Hola," is not "hola"
+    assert json.loads((tmp_path / "none" / "summary.json").read_text())["wer"] == 50.0
