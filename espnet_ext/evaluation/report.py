@@ -23,13 +23,14 @@ import json
 import logging
 import math
 import re
+import subprocess
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from espnet_ext.errors import XlingError
-from espnet_ext.evaluation.results import _git_commit, collect_results
+from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
 from espnet_ext.evaluation.significance import bootstrap_rate, load_per_utt, paired_bootstrap
 from espnet_ext.fileio import PathLike, atomic_write_text
@@ -284,6 +285,15 @@ def plot_probes(probes: List[Dict], out_dir: Path) -> Optional[Path]:
 
 
 # ---------------------------------------------------------------- tables
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, check=False)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
 
 def _ci(r: Dict, m: str) -> str:
     return f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from espnet_ext.errors import ConfigError, DataDirError, XlingError
-from espnet_ext.evaluation.results import collect_results, write_results
+from espnet_ext.evaluation.report import write_report
+from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import (DEFINITIONS, NORMALIZATIONS, normalize_for_scoring,
                                            score_files, score_texts)
 
@@ -54,8 +55,9 @@ def test_score_files_and_results_table(tmp_path):
 
     rows = collect_results(exp)
     assert [r["upstream"] for r in rows] == ["fbank", "other"]
-    md = write_results(exp, exp / "results").read_text(encoding="utf-8")
-    assert "| fbank | 7.1 / 25.0 |" in md and "| other | 0.0 / 0.0 |" in md
+    assert [r["condition"] for r in rows] == ["clean", "clean"]  # no condition in meta: clean
+    md = write_report(exp, exp / "results", n_resamples=50).read_text(encoding="utf-8")
+    assert "| fbank | 7.1 [" in md and "| other | 0.0 [0.0, 0.0] |" in md
     assert (exp / "results" / "results.csv").read_text().startswith("upstream,language")
     assert len(json.loads((exp / "results" / "results.json").read_text())) == 2
 
