@@ -1,13 +1,12 @@
-"""Common Voice, FLEURS and MLS preparers on tiny fixtures in each corpus' real on-disk layout."""
+"""Common Voice, FLEURS and MLS preparers on tiny fixtures in each corpus' real on-disk layout
+(built by tests/data/external_fixtures.py)."""
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -16,17 +15,12 @@ from espnet_ext.data.corpora._common import OWNER_FILE, RawItem, SkipLog, pick_i
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from tests.data.external_fixtures import (
+    build_common_voice_root, build_fleurs_root, build_mls_root, client, fleurs_row, tone,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SPLITS = ("train", "dev", "test")
-
-
-def tone(path: Path, sr: int, freq: float = 300.0, fmt: str = "WAV", subtype=None) -> Path:
-    t = np.arange(int(sr * 0.3)) / sr
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr,
-             format=fmt, subtype=subtype)
-    return path
 
 
 def skipped(data_dir: Path) -> dict:
@@ -40,43 +34,9 @@ def audio_format(data_dir: Path) -> set:
 
 # --- Common Voice --------------------------------------------------------------------------
 
-CV_HEADER = ("client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes\t"
-             "age\tgender\taccents\tvariant\tlocale\tsegment")
-
-
-def client(name: str) -> str:
-    return hashlib.sha512(name.encode()).hexdigest()  # 128 hex digits, as in the releases
-
-
-def cv_row(who: str, clip: str, sentence: str) -> str:
-    return "\t".join([client(who), clip, "abc123", sentence, "", "2", "0", "twenties",
-                      "female_feminine", "", "", "ro", ""])
-
-
 @pytest.fixture
 def cv_root(tmp_path: Path) -> Path:
-    root = tmp_path / "cv-corpus-17.0-2024-03-15" / "ro"
-    rows = {
-        "train": [
-            cv_row("a", "common_voice_ro_1.mp3", "Bună ziua, lume!"),
-            cv_row("a", "common_voice_ro_2.mp3", 'Ea a spus "da" și a plecat.'),
-            "\t".join([client("b"), "common_voice_ro_3.mp3", "Prea puține coloane"]),
-            cv_row("b", "common_voice_ro_4.mp3", "Fișierul lipsește."),
-            cv_row("b", "common_voice_ro_5.mp3", "  "),
-            cv_row("c", "common_voice_ro_9.mp3", "Și în test."),
-        ],
-        "dev": [cv_row("c", "common_voice_ro_6.mp3", "O propoziție de dezvoltare.")],
-        "test": [cv_row("d", "common_voice_ro_7.mp3", "O propoziție de test."),
-                 cv_row("c", "common_voice_ro_9.mp3", "Și în test.")],
-    }
-    root.mkdir(parents=True)
-    for split, lines in rows.items():
-        (root / f"{split}.tsv").write_text("\n".join([CV_HEADER] + lines) + "\n", "utf-8")
-    (root / "validated.tsv").write_text(
-        "\n".join([CV_HEADER] + rows["train"] + rows["dev"] + rows["test"]) + "\n", "utf-8")
-    for i in (1, 2, 3, 5, 6, 7, 9):
-        tone(root / "clips" / f"common_voice_ro_{i}.mp3", 48000, 200 + 30 * i, fmt="MP3")
-    return root
+    return build_common_voice_root(tmp_path / "cv-corpus-17.0-2024-03-15" / "ro")
 
 
 def test_prepare_common_voice_writes_valid_split_dirs_and_records_skips(cv_root, tmp_path):
@@ -168,30 +128,9 @@ def test_common_voice_columns_are_found_by_name_not_position(cv_root):
 
 # --- FLEURS --------------------------------------------------------------------------------
 
-def fleurs_row(sid: int, file_name: str, raw: str, n_cols: int = 7) -> str:
-    cols = [str(sid), file_name, raw, "NORMALISED COLUMN IS NOT USED", "x | y", "4800", "FEMALE"]
-    return "\t".join(cols[:n_cols])
-
-
 @pytest.fixture
 def fleurs_root(tmp_path: Path) -> Path:
-    root = tmp_path / "fleurs" / "sw_ke"
-    rows = {
-        "train": [fleurs_row(1822, "10004088536354799741.wav", 'Habari ya "dunia".'),
-                  fleurs_row(1822, "10011458478546381113.wav", "Habari ya dunia!"),
-                  fleurs_row(1823, "10020000000000000001.wav", "Safu chache", n_cols=5),
-                  fleurs_row(1824, "10030000000000000002.wav", "Hakuna sauti.")],
-        "dev": [fleurs_row(1900, "2000000000000000001.wav", "Mji mkuu wa Kenya.")],
-        "test": [fleurs_row(1901, "3000000000000000001.wav", "Ziwa Viktoria, ni kubwa.")],
-    }
-    for split, lines in rows.items():
-        root.mkdir(parents=True, exist_ok=True)
-        (root / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        for line in lines:
-            name = line.split("\t")[1]
-            if name not in ("10030000000000000002.wav",):  # the row whose audio is missing
-                tone(root / "audio" / split / name, 16000, 250, subtype="PCM_16")
-    return root
+    return build_fleurs_root(tmp_path / "fleurs" / "sw_ke")
 
 
 def test_prepare_fleurs_uses_raw_text_and_one_pseudo_speaker_per_utterance(fleurs_root,
@@ -237,27 +176,7 @@ def test_fleurs_split_without_usable_utterance_raises_before_conversion(fleurs_r
 
 @pytest.fixture
 def mls_root(tmp_path: Path) -> Path:
-    root = tmp_path / "mls_dutch"
-    lines = {
-        "train": ["1234_5678_000001\tdit is een test", "1234_5678_000002\tnog een zin",
-                  "4321_8765_000003", "badid\ttekst", "1234_5678_000009\tgeen audio"],
-        "dev": ["2222_3333_000001\tde ontwikkelset"],
-        "test": ["4444_5555_000001\tde testset"],
-    }
-    for split, rows in lines.items():
-        (root / split / "audio").mkdir(parents=True)
-        (root / split / "transcripts.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        for row in rows:
-            uid = row.split("\t")[0]
-            if uid.count("_") != 2 or uid.endswith("9") or "\t" not in row:
-                continue
-            spk, book, _ = uid.split("_")
-            if uid == "1234_5678_000002":  # the Opus variant, 48 kHz Ogg Opus
-                tone(root / split / "audio" / spk / book / f"{uid}.opus", 48000, fmt="OGG",
-                     subtype="OPUS")
-            else:
-                tone(root / split / "audio" / spk / book / f"{uid}.flac", 16000, fmt="FLAC")
-    return root
+    return build_mls_root(tmp_path / "mls_dutch")
 
 
 def test_prepare_mls_reads_flac_and_opus_with_speaker_from_the_id(mls_root, tmp_path):

@@ -55,13 +55,14 @@ import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
 from espnet_ext.data.corpora._common import (
-    PROVENANCE_FILE, RawItem, SkipLog, SourceInfo, is_wav_16k_mono, write_source_dir,
+    OWNER_FILE, PROVENANCE_FILE, RawItem, SkipLog, SourceInfo, check_lang_code, is_wav_16k_mono,
+    marker_is_current, write_done_marker, write_source_dir,
 )
 from espnet_ext.data.kaldi import (
     make_id, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )
 from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import ConfigError, CorpusError
+from espnet_ext.errors import ConfigError, CorpusError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -711,6 +712,46 @@ def assign_speakers(spk2seconds: Dict[str, float], seed: int = 1, dev_ratio: flo
 _CARRIED = ("utt2dur", "text.orig", "text.ort")
 
 
+def _write_part(src: Path, out_dir: Path, keep: Set[str], header: str,
+                owner: Optional[str] = None) -> Path:
+    """Write the utterances ``keep`` of data dir ``src`` as ``out_dir`` (audio shared).
+
+    Carries ``utt2dur``, ``text.orig``, ``text.ort`` and ``spk2gender``; ``PROVENANCE.md`` is
+    ``header`` followed by the source's. With ``owner`` the dir's owner file is written first
+    (so an interrupted run still owns it). The result is validated.
+    """
+    utts = [u for u in read_data_dir(src) if u.utt_id in keep]
+    if owner is not None:
+        atomic_write_text(out_dir / OWNER_FILE, owner + "\n")
+    write_data_dir(out_dir, utts, overwrite=True)
+    for name in _CARRIED:
+        if (src / name).is_file():
+            write_kaldi_map(out_dir / name, {k: v for k, v in read_kaldi_map(src / name).items()
+                                             if k in keep})
+    gender_file = src / "spk2gender"
+    if gender_file.is_file():
+        spks = {u.spk_id for u in utts}
+        write_kaldi_map(out_dir / "spk2gender",
+                        {k: v for k, v in read_kaldi_map(gender_file).items() if k in spks})
+    elif (out_dir / "spk2gender").exists():
+        (out_dir / "spk2gender").unlink()  # from an earlier run with other speakers
+    provenance = src / PROVENANCE_FILE
+    body = provenance.read_text(encoding="utf-8") if provenance.is_file() else ""
+    atomic_write_text(out_dir / PROVENANCE_FILE, header + body)
+    stats = validate_data_dir(out_dir)
+    logger.info("%s: %d utts, %d speakers, %.3f h", out_dir, stats.num_utts, stats.num_speakers,
+                stats.hours)
+    return out_dir
+
+
+def _spk2seconds(data_dir: Path) -> Dict[str, float]:
+    durs = read_kaldi_map(data_dir / "utt2dur")
+    out: Dict[str, float] = {}
+    for utt, spk in read_kaldi_map(data_dir / "utt2spk").items():
+        out[spk] = out.get(spk, 0.0) + float(durs[utt])
+    return out
+
+
 def split_by_speaker(data_dir: PathLike, seed: int = 1, dev_ratio: float = 0.1,
                      test_ratio: float = 0.1) -> Dict[str, Path]:
     """Write ``<data_dir>_train``, ``_dev`` and ``_test`` with no speaker in two of them.
@@ -728,38 +769,17 @@ def split_by_speaker(data_dir: PathLike, seed: int = 1, dev_ratio: float = 0.1,
         DataDirError: ``data_dir`` is malformed.
     """
     data_dir = Path(data_dir)
-    utts = read_data_dir(data_dir)
-    durs = read_kaldi_map(data_dir / "utt2dur")
-    spk2seconds: Dict[str, float] = {}
-    for u in utts:
-        spk2seconds[u.spk_id] = spk2seconds.get(u.spk_id, 0.0) + float(durs[u.utt_id])
-    split_of = assign_speakers(spk2seconds, seed, dev_ratio, test_ratio)
-    carried = {n: read_kaldi_map(data_dir / n) for n in _CARRIED if (data_dir / n).is_file()}
-    gender_file = data_dir / "spk2gender"
-    spk2gender = read_kaldi_map(gender_file) if gender_file.is_file() else None
-    provenance = data_dir / PROVENANCE_FILE
+    utt2spk = read_kaldi_map(data_dir / "utt2spk")
+    split_of = assign_speakers(_spk2seconds(data_dir), seed, dev_ratio, test_ratio)
     out = {}
     for split in SPLITS:
-        sub = [u for u in utts if split_of[u.spk_id] == split]
         out_dir = data_dir.parent / f"{data_dir.name}_{split}"
-        write_data_dir(out_dir, sub, overwrite=True)
-        ids = {u.utt_id for u in sub}
-        for name, mapping in carried.items():
-            write_kaldi_map(out_dir / name, {k: v for k, v in mapping.items() if k in ids})
-        if spk2gender is not None:
-            spks = {u.spk_id for u in sub}
-            write_kaldi_map(out_dir / "spk2gender",
-                            {k: v for k, v in spk2gender.items() if k in spks})
         header = (f"# {out_dir.name}: provenance\n\nThe '{split}' part of `{data_dir.name}`, "
                   f"split by speaker (seed {seed}, dev {dev_ratio}, test {test_ratio} of the "
                   f"duration; no speaker is in two parts) by "
                   "`espnet_ext.data.corpora.cgn.split_by_speaker`.\n\n")
-        body = provenance.read_text(encoding="utf-8") if provenance.is_file() else ""
-        atomic_write_text(out_dir / PROVENANCE_FILE, header + body)
-        stats = validate_data_dir(out_dir)
-        logger.info("%s: %d utts, %d speakers, %.3f h", out_dir, stats.num_utts,
-                    stats.num_speakers, stats.hours)
-        out[split] = out_dir
+        keep = {u for u, s in utt2spk.items() if split_of[s] == split}
+        out[split] = _write_part(data_dir, out_dir, keep, header)
     return out
 
 
@@ -768,8 +788,9 @@ def write_text_corpus(train_dir: PathLike, held_out_dirs: Sequence[PathLike],
     """Write the train transcripts as a text corpus: one normalised sentence per line.
 
     Sentences are deduplicated (first in utterance order kept), and every sentence that is
-    also a dev/test transcript is left out, so the joint model's text side never sees held-out
-    transcripts. ``PROVENANCE.md`` beside ``out_file`` gives the counts.
+    also a transcript of ``held_out_dirs`` (dev/test; the recipe adds the pre-training pool) is
+    left out, so the joint model's text side never sees held-out transcripts. ``PROVENANCE.md``
+    beside ``out_file`` gives the counts.
 
     Returns:
         the number of sentences written.
@@ -790,16 +811,17 @@ def write_text_corpus(train_dir: PathLike, held_out_dirs: Sequence[PathLike],
         else:
             sentences.setdefault(text, None)
     if not sentences:
-        raise CorpusError(f"{train_dir}: every train transcript is also a dev/test transcript; "
-                          "no text corpus can be written")
+        raise CorpusError(f"{train_dir}: every transcript is also one of "
+                          f"{', '.join(str(d) for d in held_out_dirs)}; no text corpus can be "
+                          "written (hold out more speakers for text)")
     atomic_write_text(out_file, "".join(s + "\n" for s in sentences))
     atomic_write_text(out_file.parent / PROVENANCE_FILE, (
         f"# {out_file.parent.name}: provenance\n\n"
         f"- Normalised transcripts of `{train_dir}` (CGN; {LICENSE}), one per line, in "
         "utterance-id order.\n"
-        f"- {len(texts)} train utterances -> {len(sentences)} distinct sentences; "
-        f"{excluded} utterance(s) left out because their sentence is a dev/test transcript "
-        f"({', '.join(str(d) for d in held_out_dirs)}).\n"))
+        f"- {len(texts)} utterances -> {len(sentences)} distinct sentences; "
+        f"{excluded} utterance(s) left out because their sentence is also a transcript of "
+        f"{', '.join(f'`{d}`' for d in held_out_dirs)}.\n"))
     logger.info("%s: %d sentences (%d held-out matches left out)", out_file, len(sentences),
                 excluded)
     return len(sentences)
@@ -950,8 +972,193 @@ def prepare_cgn(
     return {"all": all_dir, **parts, "text": text_file}
 
 
+
+# --- the data dirs of the CGN study recipe (egs2/cgn_flemish/xling1) --------------------------
+
+RECIPE_OWNER = "cgn"
+
+
+def hold_out_speakers(spk2seconds: Dict[str, float], ratio: float, seed: int = 1) -> Set[str]:
+    """Whole speakers holding about ``ratio`` of the duration, in a seeded order.
+
+    Speakers are ordered by a hash of ``(seed, "text", speaker)`` (another order than
+    :func:`assign_speakers`); each is taken while none is taken yet, or while the taken share is
+    below ``ratio`` and the speaker fits. At least one speaker is taken and at least one left.
+
+    Raises:
+        ConfigError: ``ratio`` outside (0, 1).
+        CorpusError: fewer than 2 speakers.
+    """
+    if not 0 < ratio < 1:
+        raise ConfigError(f"text_ratio={ratio}: must be in (0, 1) (the share of the train "
+                          "speakers' duration whose transcripts become the text corpus)")
+    if len(spk2seconds) < 2:
+        raise CorpusError(f"only {len(spk2seconds)} train speaker(s) ({sorted(spk2seconds)}); "
+                          "holding out text speakers needs at least 2 (add components or "
+                          "raise max_hours)")
+    target = ratio * sum(spk2seconds.values())
+    have, taken = 0.0, set()
+    for spk in sorted(spk2seconds, key=lambda s: _hash_key(seed, f"text\t{s}")):
+        dur = spk2seconds[spk]
+        if not taken or (have < target and have + dur <= target):
+            taken.add(spk)
+            have += dur
+    return taken
+
+
+def _check_free(out_dir: Path, force: bool) -> None:
+    # A data dir or text corpus of someone else (the offline recipe's train_nl, a user's dir)
+    # under the same name is never overwritten by accident.
+    occupied = any((out_dir / n).exists() for n in ("wav.scp", "sentences.txt"))
+    owner_file = out_dir / OWNER_FILE
+    owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.is_file() else ""
+    if occupied and owner != RECIPE_OWNER and not force:
+        raise DataDirError(
+            f"{out_dir}: holds data that this preparation (CGN) did not write "
+            f"({f'written by {owner}' if owner else f'no {OWNER_FILE}'}); move it away, choose "
+            "another data dir, or pass force (--force) to overwrite it")
+
+
+def _seeded_at_most(data_dir: Path, hours: float, seed: int) -> Set[str]:
+    """Utterances of ``data_dir`` in a seeded order while their total stays within ``hours``
+    (at least one)."""
+    if hours <= 0:
+        raise ConfigError(f"dev_max_hours must be > 0 (or None for all), got {hours}")
+    durs = {k: float(v) for k, v in read_kaldi_map(data_dir / "utt2dur").items()}
+    keep, total = set(), 0.0
+    for utt in sorted(durs, key=lambda u: _hash_key(seed, u)):
+        if keep and total + durs[utt] > hours * 3600.0:
+            continue
+        keep.add(utt)
+        total += durs[utt]
+    return keep
+
+
+def prepare_cgn_recipe(
+    root: PathLike,
+    data_dir: PathLike,
+    lang: str = "nl",
+    regions: Sequence[str] = ("vl",),
+    components: Optional[Sequence[str]] = None,
+    max_hours: Optional[float] = None,
+    text_ratio: float = 0.1,
+    dev_max_hours: Optional[float] = None,
+    dev_ratio: float = 0.1,
+    test_ratio: float = 0.1,
+    nj: int = 2,
+    seed: int = 1,
+    force: bool = False,
+) -> Dict[str, Path]:
+    """Prepare CGN for the study recipe under the data-dir names ``xling.sh`` reads.
+
+    Runs :func:`prepare_cgn` into ``<data_dir>/local`` (audio in
+    ``<data_dir>/local/audio/<name>``), then holds out whole train speakers (``text_ratio`` of
+    the train duration) whose transcripts become the joint model's text corpus, and writes::
+
+        <data_dir>/pretrain_<lang>/                the pre-training pool: train speakers minus
+                                                   the text speakers (transcribed: the joint
+                                                   model's paired data)
+        <data_dir>/dev_<lang>/                     pre-training validation (and ASR dev): the
+                                                   dev speakers, at most dev_max_hours
+        <data_dir>/{train,test}_<lang>/            all train speakers / the test speakers, for
+                                                   ASR on the pre-training language itself
+        <data_dir>/pretrain_text_<lang>/sentences.txt
+                                                   the text speakers' transcripts minus every
+                                                   sentence of the pool, dev and test
+        <data_dir>/local/<name>_text_speakers/     the text speakers' utterances (provenance)
+
+    No speaker is in two of pool, text, dev and test. Each dir is validated and owned
+    (``.prepared_by``); the options go to ``<data_dir>/.cgn_<lang>.done`` (written last): the
+    same options again do nothing, other options need ``force``.
+
+    Args:
+        root: the CGN release (the directory holding ``data/``).
+        data_dir: the recipe's data dir (``data``).
+        lang, regions, components, max_hours, dev_ratio, test_ratio, nj, seed: as for
+            :func:`prepare_cgn`.
+        text_ratio: share of the train speakers' duration held out as text only, in (0, 1).
+        dev_max_hours: cap of ``dev_<lang>`` (seeded subset of the dev speakers' utterances;
+            validation runs every epoch of pre-training); None: the whole dev part.
+        force: rebuild whatever the marker says, and overwrite dirs CGN did not write.
+
+    Returns:
+        ``{"pool", "dev", "train", "test", "text"}`` -> paths (``text``: sentences.txt).
+
+    Raises:
+        ConfigError: bad options, or a finished run with other options and no ``force``.
+        CorpusError: the layout is not CGN's, or too few speakers for the splits.
+        DataDirError: an output dir holds data CGN did not write.
+    """
+    check_lang_code(lang)
+    data_dir = Path(data_dir)
+    regions, comps = _check_options(regions, components)
+    if not 0 < text_ratio < 1:
+        raise ConfigError(f"text_ratio={text_ratio}: must be in (0, 1)")
+    if dev_max_hours is not None and dev_max_hours <= 0:
+        raise ConfigError(f"dev_max_hours={dev_max_hours}: must be > 0 (or None for all)")
+    name = corpus_name(regions)
+    outputs = {"pool": data_dir / f"pretrain_{lang}", "dev": data_dir / f"dev_{lang}",
+               "train": data_dir / f"train_{lang}", "test": data_dir / f"test_{lang}",
+               "text": data_dir / f"pretrain_text_{lang}" / "sentences.txt"}
+    options = {"version": 1, "root": str(Path(root).resolve()), "lang": lang,
+               "regions": regions, "components": comps, "max_hours": max_hours,
+               "text_ratio": text_ratio, "dev_max_hours": dev_max_hours,
+               "dev_ratio": dev_ratio, "test_ratio": test_ratio, "seed": seed}
+    marker = data_dir / f".cgn_{lang}.done"
+    if marker_is_current(marker, options, force, f"CGN '{lang}' in {data_dir}", "data dir"):
+        return outputs
+    for key in ("pool", "dev", "train", "test"):
+        _check_free(outputs[key], force)
+    _check_free(outputs["text"].parent, force)
+
+    local = data_dir / "local"
+    parts = prepare_cgn(root, local, lang=lang, regions=regions, components=comps,
+                        max_hours=max_hours, dev_ratio=dev_ratio, test_ratio=test_ratio,
+                        nj=nj, seed=seed, audio_dir=local / "audio" / name)
+    train_spk = read_kaldi_map(parts["train"] / "utt2spk")
+    text_spks = hold_out_speakers(_spk2seconds(parts["train"]), text_ratio, seed)
+    by = "`espnet_ext.data.corpora.cgn.prepare_cgn_recipe`"
+
+    def header(out: Path, what: str) -> str:
+        return f"# {out.name}: provenance\n\n{what} (written by {by}).\n\n"
+
+    text_src = _write_part(
+        parts["train"], local / f"{name}_text_speakers",
+        {u for u, s in train_spk.items() if s in text_spks},
+        header(local / f"{name}_text_speakers",
+               f"The {len(text_spks)} train speakers of `{parts['train'].name}` held out as "
+               f"text only (text_ratio {text_ratio}, seed {seed}): their transcripts feed "
+               f"`{outputs['text'].parent.name}`, their audio is in no pre-training pool"),
+        owner=RECIPE_OWNER)
+    pool = _write_part(
+        parts["train"], outputs["pool"],
+        {u for u, s in train_spk.items() if s not in text_spks},
+        header(outputs["pool"],
+               f"Pre-training pool: the train speakers of `{parts['train'].name}` except the "
+               f"{len(text_spks)} held out for text (`{text_src.name}`); nested amounts are "
+               "seeded random subsets of it (xling.sh stage 3)"),
+        owner=RECIPE_OWNER)
+    dev_keep = (set(read_kaldi_map(parts["dev"] / "utt2spk")) if dev_max_hours is None
+                else _seeded_at_most(parts["dev"], dev_max_hours, seed))
+    _write_part(parts["dev"], outputs["dev"], dev_keep, header(
+        outputs["dev"], f"Pre-training validation and ASR dev set: `{parts['dev'].name}`"
+        + (f", at most {dev_max_hours} h of it (seeded subset, seed {seed})"
+           if dev_max_hours is not None else "")), owner=RECIPE_OWNER)
+    for key in ("train", "test"):
+        _write_part(parts[key], outputs[key], set(read_kaldi_map(parts[key] / "utt2spk")),
+                    header(outputs[key], f"A copy of `{parts[key].name}` (ASR on {lang})"),
+                    owner=RECIPE_OWNER)
+    atomic_write_text(outputs["text"].parent / OWNER_FILE, RECIPE_OWNER + "\n")
+    # The held-out sets are excluded in full (not only the capped dev_<lang>).
+    write_text_corpus(text_src, [pool, parts["dev"], parts["test"]], outputs["text"])
+    write_done_marker(marker, options,
+                      [p.name for k, p in outputs.items() if k != "text"]
+                      + [outputs["text"].parent.name])
+    return outputs
+
 __all__ = [
     "clean_cgn_text", "parse_textgrid", "read_ort", "check_layout", "find_recordings",
     "read_speakers", "read_release", "recording_segments", "cap_hours", "cut_segments",
     "assign_speakers", "split_by_speaker", "write_text_corpus", "corpus_name", "prepare_cgn",
+    "hold_out_speakers", "prepare_cgn_recipe",
 ]

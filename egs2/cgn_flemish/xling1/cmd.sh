@@ -1,0 +1,1 @@
+../../TEMPLATE/xling1/cmd.sh
