@@ -56,12 +56,28 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     # fbank plus every (pre-training config x amount) of the quick variant, on both languages
     pretrained = {"xling_apc_fast_0.02h", "xling_apc_fast_0.04h", "xling_joint_fast_0.04h",
                   "xling_joint_fast_twin_0.04h"}
-    assert {(r["upstream"], r["language"]) for r in results} == {
-        (u, lang) for u in {"fbank"} | pretrained for lang in ("nl", "es")}
+    # every upstream x language x (clean + the conditions of conf/degrade/quick.yaml)
+    conditions = {"clean", "snr10_babble", "snr10_pink", "tel8k"}
+    assert {(r["upstream"], r["language"], r["condition"]) for r in results} == {
+        (u, lang, c) for u in {"fbank"} | pretrained for lang in ("nl", "es") for c in conditions}
     for r in results:
-        assert r["num_utts"] > 0 and 0 <= r["cer"]
+        assert r["num_utts"] > 0 and r["cer_lo"] <= r["cer"] <= r["cer_hi"]
     md = (tmp_path / "exp" / "results" / "RESULTS.md").read_text()
     assert "| fbank |" in md and "| xling_apc_fast_0.04h |" in md
+    # stage 1: degraded copies of each test set, same utterances
+    clean_ids = (tmp_path / "data" / "test_es" / "text").read_text().split("\n")[0].split()[0]
+    assert (tmp_path / "data" / "test_es_tel8k" / "text").read_text().startswith(clean_ids)
+    # stage 9: a probe per upstream x probe language; stage 10: significance and plots
+    for name in {"fbank"} | pretrained:
+        for lang in ("nl", "es"):
+            probe = json.loads((tmp_path / "exp" / "probe" / name / lang / "probe.json").read_text())
+            assert probe["layers"] and 0 < probe["chance"] < 1
+    sig = json.loads((tmp_path / "exp" / "results" / "significance.json").read_text())
+    assert any(s["baseline"] == "xling_joint_fast_twin_0.04h" and s["condition"] == "tel8k"
+               for s in sig)
+    for png in ("cer_vs_snr_babble", "cer_vs_snr_pink", "cer_vs_pretrain_hours", "layer_weights",
+                "probe_accuracy"):
+        assert (tmp_path / "exp" / "results" / f"{png}.png").stat().st_size > 0
     # stages 3-4: nested amounts, ESPnet training logs, exported upstream + config per run
     small, large = (set((tmp_path / "data" / f"pretrain_nl_{h}h" / "wav.scp").read_text()
                         .splitlines()) for h in ("0.02", "0.04"))
@@ -88,16 +104,22 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
             assert (tmp_path / "data" / f"{split}_{lang}" / "wav.scp").exists()
     assert (tmp_path / "data" / "pretrain_text_nl" / "sentences.txt").stat().st_size > 0
     per_utt = next((tmp_path / "exp").glob("asr_fbank_es/*/test_es/score/per_utt.tsv"))
-    fbank_es = next(r for r in results if (r["upstream"], r["language"]) == ("fbank", "es"))
+    fbank_es = next(r for r in results
+                    if (r["upstream"], r["language"], r["condition"]) == ("fbank", "es", "clean"))
     assert per_utt.read_text().count("\n") == fbank_es["num_utts"] + 1
+    assert "REF:" in (per_utt.parent / "alignments.txt").read_text()
 
     model = tmp_path / "exp" / "asr_fbank_es" / "valid.acc.ave.pth"
     mtime = model.stat().st_mtime_ns
+    probe_file = tmp_path / "exp" / "probe" / "xling_apc_fast_0.04h" / "es" / "probe.json"
+    probe_mtime = probe_file.stat().st_mtime_ns
     rerun = run_recipe(tmp_path, "--stage", "2")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     out = rerun.stdout + rerun.stderr
     assert "Stage 6: ASR training" not in out and "Stage 7: decoding" not in out
     assert "Stage 3: pre-training" not in out and "Stage 4: export" not in out
+    assert "Stage 9: phone probe" in out  # the stage ran, but its finished probes were kept:
+    assert probe_file.stat().st_mtime_ns == probe_mtime
     assert out.count("skipping") >= 8  # tokens, training, decoding, scoring for both languages
     assert model.stat().st_mtime_ns == mtime
 
@@ -148,7 +170,7 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XLING_CKPT_DIR": str(ckpts)}
     base = ["./run.sh", "--fast", "true", "--languages", "es", "--datadir", str(fast_run / "data"),
             "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump"),
-            "--pretrain_configs", ""]
+            "--pretrain_configs", "", "--degrade_config", "", "--probe_languages", ""]
 
     def run(*args):
         proc = subprocess.run(base + list(args), cwd=RECIPE, capture_output=True, text=True, env=env)
@@ -212,7 +234,8 @@ def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
     proc = subprocess.run(
         ["./run.sh", "--fast", "true", "--languages", "", "--lang_data", f"sw=kaldi:{src}",
-         "--pretrain_configs", "", "--datadir", str(fast_run / "data"),
+         "--pretrain_configs", "", "--degrade_config", "", "--probe_languages", "",
+         "--datadir", str(fast_run / "data"),
          "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
