@@ -10,7 +10,8 @@ Outputs in ``out_dir``:
     results.{csv,json}  one row per (upstream, test set) with CIs
     significance.{csv,json}  paired bootstrap of each compared pair per language and condition
     layer_weights.json, probe.csv
-    cer_vs_snr_<noise>.png, cer_vs_pretrain_hours.png, layer_weights.png, probe_accuracy.png
+    error_vs_snr_<noise>.png, error_vs_pretrain_hours.png (CER and WER), layer_weights.png,
+    probe_accuracy.png
 
 Conventions the report relies on (set by xling.sh): an upstream pre-trained by the recipe is
 named ``xling_<config>[_twin]_<hours>h``; a degraded test set's condition is stored in the score
@@ -175,15 +176,31 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
+def _metric_axes(langs: Sequence[str]):
+    """One row per metric (CER, WER), one column per language."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(METRICS), len(langs), figsize=(4.8 * len(langs), 3.6 * len(METRICS)),
+                             squeeze=False)
+    return plt, fig, {m: dict(zip(langs, row)) for m, row in zip(METRICS, axes)}
+
+
+def _errorbar(ax, x: Sequence[float], rs: Sequence[Dict], metric: str, label: str) -> None:
+    """Rates of rows ``rs`` at ``x`` with their bootstrap intervals as error bars."""
+    ax.errorbar(x, [r[metric] for r in rs],
+                yerr=[[r[metric] - r[f"{metric}_lo"] for r in rs],
+                      [r[f"{metric}_hi"] - r[metric] for r in rs]],
+                marker="o", capsize=2, label=label)
+
+
 def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
-    """CER vs SNR per upstream, one figure per noise type, one panel per language; the clean
-    test set is drawn at the right as "clean"."""
+    """CER and WER vs SNR per upstream, one figure per noise type, one column per language; the
+    clean test set is drawn at the right as "clean"."""
     paths = []
+    langs = sorted({r["language"] for r in rows})
     noises = sorted({m.group("noise") for r in rows if (m := _SNR.match(r["condition"]))})
     for noise in noises:
-        langs = sorted({r["language"] for r in rows})
-        plt, fig, axes = _grid(len(langs))
-        for ax, lang in zip(axes, langs):
+        plt, fig, axes = _metric_axes(langs)
+        for lang in langs:
             by_up = defaultdict(dict)
             for r in rows:
                 m = _SNR.match(r["condition"])
@@ -195,24 +212,23 @@ def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
             if not snrs:
                 continue
             clean_x = max(snrs) + 10
-            for up, d in sorted(by_up.items()):
-                xs = sorted(d, key=lambda s: s)
-                x = [clean_x if s == math.inf else s for s in xs]
-                y = [d[s]["cer"] for s in xs]
-                err = [[d[s]["cer"] - d[s]["cer_lo"] for s in xs], [d[s]["cer_hi"] - d[s]["cer"] for s in xs]]
-                ax.errorbar(x, y, yerr=err, marker="o", capsize=2, label=up)
-            ax.set_xticks(snrs + [clean_x], [f"{s:g}" for s in snrs] + ["clean"])
-            ax.set_xlabel(f"SNR (dB), {noise} noise")
-            ax.set_ylabel("CER (%)")
-            ax.set_title(lang)
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
-        paths.append(_save(plt, fig, out_dir / f"cer_vs_snr_{noise}.png"))
+            for metric, ax in ((m, axes[m][lang]) for m in METRICS):
+                for up, d in sorted(by_up.items()):
+                    xs = sorted(d)
+                    _errorbar(ax, [clean_x if s == math.inf else s for s in xs], [d[s] for s in xs],
+                              metric, up)
+                ax.set_xticks(snrs + [clean_x], [f"{s:g}" for s in snrs] + ["clean"])
+                ax.set_xlabel(f"SNR (dB), {noise} noise")
+                ax.set_ylabel(f"{metric.upper()} (%)")
+                ax.set_title(lang)
+                ax.grid(alpha=0.3)
+        axes["cer"][langs[0]].legend(fontsize=7)
+        paths.append(_save(plt, fig, out_dir / f"error_vs_snr_{noise}.png"))
     return paths
 
 
 def plot_amounts(rows: List[Dict], out_dir: Path) -> Optional[Path]:
-    """Clean CER vs hours of pre-training audio per model family (fbank as a dashed line)."""
+    """Clean CER and WER vs hours of pre-training audio per model family (fbank dashed)."""
     clean = [r for r in rows if r["condition"] == "clean"]
     fams = defaultdict(lambda: defaultdict(dict))
     for r in clean:
@@ -223,27 +239,23 @@ def plot_amounts(rows: List[Dict], out_dir: Path) -> Optional[Path]:
     if not fams:
         return None
     langs = sorted({r["language"] for r in clean})
-    plt, fig, axes = _grid(len(langs))
-    for ax, lang in zip(axes, langs):
-        for fam, d in sorted(fams.items()):
-            pts = d.get(lang, {})
-            hs = sorted(pts)
-            if not hs:
-                continue
-            ax.errorbar(hs, [pts[h]["cer"] for h in hs],
-                        yerr=[[pts[h]["cer"] - pts[h]["cer_lo"] for h in hs],
-                              [pts[h]["cer_hi"] - pts[h]["cer"] for h in hs]],
-                        marker="o", capsize=2, label=fam)
+    plt, fig, axes = _metric_axes(langs)
+    for lang in langs:
         base = next((r for r in clean if r["upstream"] == FBANK and r["language"] == lang), None)
-        if base:
-            ax.axhline(base["cer"], ls="--", color="grey", label=FBANK)
-        ax.set_xscale("log")
-        ax.set_xlabel("pre-training audio (h)")
-        ax.set_ylabel("CER (%), clean")
-        ax.set_title(lang)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    return _save(plt, fig, out_dir / "cer_vs_pretrain_hours.png")
+        for metric, ax in ((m, axes[m][lang]) for m in METRICS):
+            for fam, d in sorted(fams.items()):
+                hs = sorted(d.get(lang, {}))
+                if hs:
+                    _errorbar(ax, hs, [d[lang][h] for h in hs], metric, fam)
+            if base:
+                ax.axhline(base[metric], ls="--", color="grey", label=FBANK)
+            ax.set_xscale("log")
+            ax.set_xlabel("pre-training audio (h)")
+            ax.set_ylabel(f"{metric.upper()} (%), clean")
+            ax.set_title(lang)
+            ax.grid(alpha=0.3)
+    axes["cer"][langs[0]].legend(fontsize=7)
+    return _save(plt, fig, out_dir / "error_vs_pretrain_hours.png")
 
 
 def plot_layer_weights(weights: List[Dict], out_dir: Path) -> Optional[Path]:

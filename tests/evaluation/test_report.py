@@ -83,7 +83,7 @@ def test_report_from_fixture_exp(tmp_path):
     assert len(weights) == 4 * 2  # every non-fbank (upstream, language)
     assert weights[0]["weights"] == pytest.approx(torch.softmax(torch.tensor([0., 1., 2.]), 0)
                                                   .tolist(), abs=1e-4)
-    for png in ("cer_vs_snr_babble", "cer_vs_pretrain_hours", "layer_weights", "probe_accuracy"):
+    for png in ("error_vs_snr_babble", "error_vs_pretrain_hours", "layer_weights", "probe_accuracy"):
         assert (out / f"{png}.png").stat().st_size > 1000
         assert f"({png}.png)" in md
     assert "## CER (%) per condition" in md and "snr0_babble" in md

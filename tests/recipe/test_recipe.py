@@ -75,7 +75,7 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     sig = json.loads((tmp_path / "exp" / "results" / "significance.json").read_text())
     assert any(s["baseline"] == "xling_joint_fast_twin_0.04h" and s["condition"] == "tel8k"
                for s in sig)
-    for png in ("cer_vs_snr_babble", "cer_vs_snr_pink", "cer_vs_pretrain_hours", "layer_weights",
+    for png in ("error_vs_snr_babble", "error_vs_snr_pink", "error_vs_pretrain_hours", "layer_weights",
                 "probe_accuracy"):
         assert (tmp_path / "exp" / "results" / f"{png}.png").stat().st_size > 0
     # stages 3-4: nested amounts, ESPnet training logs, exported upstream + config per run
