@@ -4,14 +4,23 @@ Direct dependencies are pinned exactly; tools/constraints.txt pins every transit
 what tools/install.sh installs with (`make install`).
 """
 
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The one version source is espnet_ext/__init__.py (read, not imported: setup.py runs before the
+# dependencies exist). Results, caches and checkpoints record it (espnet_ext/versioning.py).
+VERSION = re.search(r'^__version__ = "([^"]+)"$',
+                    (Path(__file__).parent / "espnet_ext" / "__init__.py").read_text(),
+                    re.M).group(1)
 
 setup(
     name="espnet_ext",
-    version="0.1.0",
+    version=VERSION,
     description="Dutch self-supervised pre-training evaluated on non-Germanic ASR, as an ESPnet recipe",
     packages=find_packages(include=["espnet_ext", "espnet_ext.*"]),
-    python_requires=">=3.10,<3.13",
+    python_requires=">=3.11,<3.13",
     install_requires=[
         "espnet==202511",
         "torch==2.8.0",
@@ -30,5 +39,6 @@ setup(
         # ESPnet trainer logs (--use_tensorboard true in pre-training).
         "tensorboard==2.21.0",
     ],
-    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"]},
+    # hypothesis (property-based tests, tests/test_properties.py) needs Python >= 3.11.
+    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "hypothesis==6.170.15"]},
 )

@@ -14,6 +14,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Set before anything imports espnet2: g2p_en would otherwise try nltk downloads (tools/install.sh).
 os.environ.setdefault("NLTK_DATA", str(REPO_ROOT / "tools" / "nltk_data"))
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # only tests/test_properties.py needs it (tools/install.sh installs it)
+    pass
+else:
+    # Property tests are reproducible: the same examples on every run and machine (derandomize),
+    # no example database written to the work tree, no per-example deadline (shared CI CPUs).
+    # Each test sets its own max_examples. HYPOTHESIS_PROFILE=explore searches with fresh
+    # random examples instead (to look for new failures locally).
+    settings.register_profile(
+        "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.register_profile(
+        "explore", database=None, deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def make_wav(path: Path, seconds: float = 0.5, sr: int = 16000, channels: int = 1,
              freq: float = 220.0, fmt: Optional[str] = None) -> Path:

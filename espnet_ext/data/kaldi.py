@@ -15,6 +15,14 @@ from espnet_ext.fileio import PathLike, atomic_write_text
 
 # Ids become file names and shell words downstream: keep them to a safe alphabet.
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Line ends as ESPnet reads these files (Python's universal newlines). Not str.splitlines(),
+# which also splits at U+2028, U+0085, form feed, ... that ESPnet keeps inside a line.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _split_lines(content: str) -> List[str]:
+    lines = _LINE_END.split(content)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,8 @@ def read_kaldi_map(path: PathLike, allow_empty_value: bool = False) -> Dict[str,
 
     Raises:
         DataDirError: the file is missing, not UTF-8, or a line is empty, has no value or
-            repeats a key; the message names the file and line number.
+            repeats a key; the message names the file and line number (a line ends at LF,
+            CRLF or CR, as ESPnet reads these files).
     """
     path = Path(path)
     if not path.is_file():
@@ -68,13 +77,13 @@ def read_kaldi_map(path: PathLike, allow_empty_value: bool = False) -> Dict[str,
     try:
         content = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:
-        line_no = path.read_bytes()[: e.start].count(b"\n") + 1
+        line_no = len(_LINE_END.split(e.object[: e.start].decode("utf-8")))
         raise DataDirError(
             f"{path}:{line_no}: not valid UTF-8 ({e.reason} at byte {e.start}); "
             "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
         ) from None
     out: Dict[str, str] = {}
-    for line_no, line in enumerate(content.splitlines(), start=1):
+    for line_no, line in enumerate(_split_lines(content), start=1):
         fields = line.strip().split(maxsplit=1)
         if not fields:
             raise DataDirError(f"{path}:{line_no}: empty line; remove it")
@@ -149,14 +158,32 @@ def read_data_dir(data_dir: PathLike) -> List[Utterance]:
     """Read a data dir written by :func:`write_data_dir` (or any Kaldi dir without segments).
 
     Raises:
-        DataDirError: a required file is missing or malformed.
+        DataDirError: a required file is missing or malformed, the dir has ``segments``, or
+            ``text``/``utt2spk``/``utt2lang`` do not list the utterances of ``wav.scp``
+            (names the file and the first utterance missing or unknown).
     """
     data_dir = Path(data_dir)
+    if (data_dir / "segments").exists():
+        raise DataDirError(f"{data_dir}/segments: segmented data dirs cannot be read as "
+                           "utterances; cut the segments into files first "
+                           "(espnet_ext.bin.format_data_dir)")
     wav = read_kaldi_map(data_dir / "wav.scp")
     text = read_kaldi_map(data_dir / "text")
     utt2spk = read_kaldi_map(data_dir / "utt2spk")
     lang_file = data_dir / "utt2lang"
     utt2lang = read_kaldi_map(lang_file) if lang_file.exists() else {}
+    # Every line must be used: an utterance listed in one file only is an error, not dropped.
+    for name, mapping in (("text", text), ("utt2spk", utt2spk), ("utt2lang", utt2lang)):
+        if name == "utt2lang" and not lang_file.exists():
+            continue
+        missing = sorted(set(wav) - set(mapping))
+        extra = sorted(set(mapping) - set(wav))
+        if missing or extra:
+            raise DataDirError(
+                f"{data_dir / name}: does not match {data_dir / 'wav.scp'}"
+                + (f"; missing {len(missing)} (first: '{missing[0]}')" if missing else "")
+                + (f"; unknown {len(extra)} (first: '{extra[0]}')" if extra else "")
+                + "; every file must list the same utterances")
     return [
         Utterance(u, utt2spk.get(u, u), wav[u], text.get(u, ""), utt2lang.get(u, ""))
         for u in sorted(wav)

@@ -16,7 +16,8 @@ expansion: references and hypotheses write numerals in the same form).
 An utterance whose reference is empty after normalisation is scored against the one-word
 reference ``<empty>``, so a hypothesis for it costs errors instead of dividing by zero.
 
-Outputs of :func:`score_files`: ``summary.json`` (totals, the mode, these definitions),
+Outputs of :func:`score_files`: ``summary.json`` (totals, the mode, these definitions, the
+writing version and format: :mod:`espnet_ext.versioning`),
 ``per_utt.tsv`` (word and char errors per utterance) and ``alignments.txt`` (the word alignment
 of every utterance, sclite style).
 """
@@ -33,6 +34,7 @@ from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.text.normalize import normalize_text
+from espnet_ext.versioning import SCORE_SUMMARY, stamp
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +265,9 @@ def score_files(
     ]
     atomic_write_text(out_dir / "per_utt.tsv", "".join(lines))
     atomic_write_text(out_dir / "alignments.txt", render_alignments(summary, rows))
-    atomic_write_text(out_dir / "summary.json", json.dumps(asdict(summary), indent=2) + "\n")
+    # The stamp lets collect_results refuse a summary of a format it cannot read.
+    atomic_write_text(out_dir / "summary.json",
+                      json.dumps({**asdict(summary), **stamp(SCORE_SUMMARY)}, indent=2) + "\n")
     logger.info("%s: WER %.2f%% CER %.2f%% (%d utts, normalisation %s) -> %s", lang, summary.wer,
                 summary.cer, summary.num_utts, normalize, out_dir)
     return summary

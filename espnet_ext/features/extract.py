@@ -33,11 +33,13 @@ from espnet_ext.data.audio import read_audio
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.versioning import FEATURE_CACHE, check, stamp
 
 logger = logging.getLogger(__name__)
 
-# Bump when the stored layout or the extraction math changes: old caches then miss.
-CACHE_FORMAT_VERSION = 1
+# Bump (in espnet_ext.versioning.FEATURE_CACHE) when the stored layout or the extraction math
+# changes: old caches then miss, as the format is part of the key.
+CACHE_FORMAT_VERSION = FEATURE_CACHE.current
 SAMPLE_RATE = 16000
 DTYPES = ("float32", "float16")
 
@@ -108,21 +110,48 @@ def cache_dir_for(out_dir: PathLike, data_dir: PathLike, cache_key: str) -> Path
     return Path(out_dir) / f"{Path(data_dir).resolve().name}.{cache_key[:16]}"
 
 
+def _load_cache_json(cache_dir: Path) -> Dict:
+    """``cache.json`` of ``cache_dir``, checked to be of a format this version reads.
+
+    Raises:
+        DataDirError: unreadable, or written in another format (names the writing version).
+    """
+    f = cache_dir / "cache.json"
+    try:
+        info = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataDirError(f"{f}: unreadable feature cache info ({e}); "
+                           f"{FEATURE_CACHE.rerun}") from None
+    check(info, FEATURE_CACHE, f, error=DataDirError)
+    return info
+
+
 def is_complete(cache_dir: PathLike, cache_key: Optional[str] = None) -> bool:
-    """True if ``cache_dir`` has its ``.done`` marker (and was built for ``cache_key``, if given)."""
+    """True if ``cache_dir`` has its ``.done`` marker (and was built for ``cache_key``, if given).
+
+    A cache whose ``cache.json`` is unreadable or of a format this version does not read is
+    not complete: it is logged and then rebuilt, never reused (a cache is derived data, so
+    rebuilding is always safe, while misreading one would silently change the features).
+    """
     cache_dir = Path(cache_dir)
     if not (cache_dir / ".done").is_file() or not (cache_dir / "cache.json").is_file():
         return False
     if cache_key is None:
         return True
-    return json.loads((cache_dir / "cache.json").read_text())["cache_key"] == cache_key
+    try:
+        info = _load_cache_json(cache_dir)
+    except DataDirError as e:
+        logger.warning("Stale feature cache, not reused: %s", e)
+        return False
+    return info.get("cache_key") == cache_key
 
 
 def read_cache_info(cache_dir: PathLike) -> Dict:
     """The ``cache.json`` of a complete cache.
 
     Raises:
-        DataDirError: the cache is incomplete (no ``.done``).
+        DataDirError: the cache is incomplete (no ``.done``), or its ``cache.json`` is
+            unreadable or of a format this version does not read (names the writing version).
     """
     cache_dir = Path(cache_dir)
     if not is_complete(cache_dir):
@@ -130,11 +159,20 @@ def read_cache_info(cache_dir: PathLike) -> Dict:
             f"{cache_dir}: not a complete feature cache (no .done marker); "
             "re-run feature extraction"
         )
-    return json.loads((cache_dir / "cache.json").read_text())
+    return _load_cache_json(cache_dir)
 
 
-def _load_wave(utt: str, entry: str, wav_scp: Path):
-    """One utterance as a float32 tensor (1, samples), checked to be 16 kHz mono."""
+def load_wave(utt: str, entry: str, wav_scp: Path):
+    """One utterance as a float32 tensor (1, samples), checked to be 16 kHz mono.
+
+    Args:
+        utt: utterance id (for messages).
+        entry: its ``wav.scp`` value (a path or a ``cmd |`` pipe).
+        wav_scp: the ``wav.scp`` it comes from (for messages).
+
+    Raises:
+        DataDirError: unreadable audio, or not 16 kHz mono (names the utterance).
+    """
     import torch
 
     try:
@@ -147,6 +185,22 @@ def _load_wave(utt: str, entry: str, wav_scp: Path):
             f"shape {samples.shape}; convert the data dir with espnet_ext.bin.format_data_dir"
         )
     return torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(0)
+
+
+def forward_layers(upstream, wav) -> List:
+    """Every hidden state of one utterance, cut to its length (batch 1; call under no_grad).
+
+    Args:
+        upstream: see :func:`extract_features`.
+        wav: (1, samples) float32 tensor at 16 kHz.
+
+    Returns:
+        One ``(T_l, D_l)`` tensor per hidden state of the upstream.
+    """
+    import torch
+
+    all_hs, all_lens = upstream(wav, torch.LongTensor([wav.size(1)]))
+    return [hs[0, :int(lens[0])] for hs, lens in zip(all_hs, all_lens)]
 
 
 def extract_features(
@@ -240,11 +294,11 @@ def extract_features(
             with writer, torch.no_grad():
                 for utt in tqdm(sorted(wavs), desc=f"extract {data_dir.name}",
                                 disable=not progress, unit="utt", mininterval=5.0):
-                    wav = _load_wave(utt, wavs[utt], wav_scp)
+                    wav = load_wave(utt, wavs[utt], wav_scp)
                     audio_s += wav.size(1) / SAMPLE_RATE
-                    all_hs, all_lens = upstream(wav, torch.LongTensor([wav.size(1)]))
-                    n = int(all_lens[sel[0]][0])
-                    mat = torch.cat([all_hs[i][0, :n] for i in sel], dim=-1)  # (T, L*D)
+                    hs = forward_layers(upstream, wav)
+                    n = hs[sel[0]].size(0)
+                    mat = torch.cat([hs[i][:n] for i in sel], dim=-1)  # (T, L*D)
                     writer[utt] = mat.float().numpy().astype(dtype)
                     shapes[utt] = mat.shape
         finally:
@@ -267,7 +321,7 @@ def extract_features(
         )
         info = {
             "cache_key": cache_key,
-            "format": CACHE_FORMAT_VERSION,
+            **stamp(FEATURE_CACHE),  # "format" and the writing espnet_ext version
             "upstream": upstream_name,
             "data_dir": str(data_dir.resolve()),
             "num_utts": len(shapes),

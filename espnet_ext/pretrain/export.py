@@ -23,7 +23,7 @@ def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
     """Rebuild the model from ``exp_dir/config.yaml`` and load its weights (weights-only)."""
     import torch
 
-    from espnet_ext.pretrain.task import PretrainTask
+    from espnet_ext.upstream import verify_checkpoint
 
     config = exp_dir / "config.yaml"
     if not config.is_file():
@@ -34,8 +34,16 @@ def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
         if model_file is None:
             raise ConfigError(f"{exp_dir}: no valid.loss.ave.pth or valid.loss.best.pth; "
                               "training has not finished (rerun the pre-training stage)")
-    with open(config, encoding="utf-8") as f:
-        args = argparse.Namespace(**yaml.safe_load(f))
+    # Refuses (ConfigError naming the file) a corrupt or truncated file and one that pickles code.
+    verify_checkpoint(model_file)
+    try:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+        args = argparse.Namespace(**raw)
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError) as e:
+        raise ConfigError(f"{config}: not a pre-training config written by ESPnet (a mapping of "
+                          f"option names): {e}; rerun the pre-training stage") from None
+    from espnet_ext.pretrain.task import PretrainTask  # imports espnet2: only once inputs are checked
+
     model = PretrainTask.build_model(args)
     state = torch.load(str(model_file), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
@@ -60,14 +68,14 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
     """
     import torch
 
-    from espnet_ext import __version__
-    from espnet_ext.upstream.hub import ENTRIES, EXPORT_FORMAT_VERSION
+    from espnet_ext.upstream.hub import ENTRIES
+    from espnet_ext.versioning import EXPORTED_UPSTREAM, stamp
 
     exp_dir, out_ckpt, out_yaml = Path(exp_dir), Path(out_ckpt), Path(out_yaml)
     args, model, model_file = _load_trained_model(
         exp_dir, Path(model_file) if model_file else None)
     entry = next(n for n, (m, _) in ENTRIES.items() if m == args.model)
-    block = {"format_version": EXPORT_FORMAT_VERSION, "espnet_ext_version": __version__,
+    block = {**stamp(EXPORTED_UPSTREAM),  # format_version and the writing espnet_ext version
              "method": args.model, "hub_entry": entry, "exp_dir": str(exp_dir.resolve()),
              "model_file": model_file.name, "seed": args.seed,
              # no timestamp: the same weights must give the same bytes (the feature cache is

@@ -18,7 +18,10 @@
 7. Every other punctuation or symbol character (Unicode categories ``P*`` and ``S*``: ``. , ; :
    ! ? " ( ) [ ] … – — -`` hyphens, ``« » „ “``, ``/ \\ * + = @ % $`` ...) becomes a space.
 8. Whitespace is collapsed to single spaces and stripped. Digits are kept as they are (no
-   number expansion: the sources write numerals and the scorer compares the same form).
+   number expansion: the sources write numerals and the scorer compares the same form). The
+   result is NFC again: removing a format character or an apostrophe can leave a letter next
+   to a combining mark (``e``, zero-width space, U+0308 -> ``ë``), and a second pass must
+   change nothing.
 
 The result is ``""`` when nothing is left; callers drop such utterances and log how many.
 """
@@ -122,4 +125,4 @@ def normalize_text(text: str, lang: str) -> str:
     text = "".join(_map_char(c) for c in text)
     text = _WHITESPACE.sub(" ", text).strip()
     text = _fix_apostrophes(text, rules.keep_leading)
-    return _WHITESPACE.sub(" ", text).strip()
+    return unicodedata.normalize("NFC", _WHITESPACE.sub(" ", text).strip())

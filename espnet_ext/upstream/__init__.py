@@ -17,6 +17,7 @@ import contextlib
 import difflib
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
 
@@ -68,29 +69,54 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
 
     Raises:
         ConfigError: the file pickles other objects (whose loading could run arbitrary code),
-            naming them, or is not a torch checkpoint at all.
+            naming them, or is not a torch checkpoint at all (missing, corrupt, truncated); the
+            message names the file. Nothing in the file is executed either way.
     """
     import torch
 
     try:
         with _weights_only_loading():
             torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        try:
-            bad = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-        except Exception:  # noqa: BLE001 - only used to make the message more specific
-            bad = []
-        bad = [g for g in bad if g not in {f"{c.__module__}.{c.__qualname__}"
-                                           for c in SAFE_GLOBALS}]
+    except pickle.UnpicklingError as e:
+        # The weights-only unpickler refuses both code (a GLOBAL it does not allow) and bytes it
+        # cannot parse; only the first is "arbitrary code", the second a corrupt file.
+        bad = _unsafe_globals(path, str(e))
+        if bad:
+            raise ConfigError(
+                f"checkpoint {str(path)!r} pickles objects other than tensors and plain data"
+                f" ({', '.join(bad)}); loading it could run arbitrary code, so it is refused. "
+                "Re-save only its weights and config as plain dicts/tensors (torch.save({...})) "
+                "in a trusted environment.") from None
         raise ConfigError(
-            f"checkpoint {str(path)!r} pickles objects other than tensors and plain data"
-            + (f" ({', '.join(bad)})" if bad else "")
-            + "; loading it could run arbitrary code, so it is refused. Re-save only its "
-            "weights and config as plain dicts/tensors (torch.save({...})) in a trusted "
-            "environment.") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ConfigError(f"checkpoint {str(path)!r} is not a readable torch checkpoint: "
-                          f"{e}") from None
+            f"checkpoint {str(path)!r} does not load as plain data with weights-only "
+            f"unpickling ({_torch_reason(str(e))}): it is corrupt, truncated or not written by "
+            "torch.save, and is refused; re-save or re-export it") from None
+    except OSError as e:
+        raise ConfigError(f"checkpoint {str(path)!r} cannot be read: {e}") from None
+    except Exception as e:  # noqa: BLE001 - torch's readers raise IndexError, KeyError,
+        # struct.error, EOFError, RuntimeError, ... on corrupt or truncated input
+        raise ConfigError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
+                          f"(corrupt, truncated or not written by torch.save): "
+                          f"{type(e).__name__}: {_torch_reason(str(e))}") from None
+
+
+def _unsafe_globals(path: Union[str, Path], message: str) -> List[str]:
+    """The globals (``module.name``) a refused checkpoint pickles, other than ``SAFE_GLOBALS``."""
+    import torch
+
+    try:
+        found = list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint (legacy or raw pickle): use the message
+        found = re.findall(r"unsupported GLOBAL (\S+)", message)
+    allowed = {f"{c.__module__}.{c.__qualname__}" for c in SAFE_GLOBALS}
+    return [g for g in found if g not in allowed]
+
+
+def _torch_reason(message: str) -> str:
+    """The informative line of a torch.load error (its weights-only errors are paragraphs)."""
+    m = re.search(r"(WeightsUnpickler error: [^\n]*|Trying to load [^\n]*)", message)
+    line = m.group(1) if m else (message.strip().splitlines() or [""])[0]
+    return line if len(line) <= 200 else line[:200] + "..."
 
 
 def _hub_entry(cfg: UpstreamConfig, where: str) -> None:

@@ -182,12 +182,16 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
                           f"{', '.join(avail) or '(none)'}")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{file}: not valid UTF-8 ({e.reason} at byte {e.start}); save it as "
+                          "UTF-8") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{file}: not valid YAML: {e}") from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of keys, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(_FIELDS))
+    # YAML keys need not be strings (``1: x``, ``null: y``): order them by their repr.
+    unknown = sorted((k for k in raw if k not in _FIELDS), key=repr)
     if unknown:
         raise ConfigError(f"{file}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: "
                           f"{', '.join(_FIELDS)}")
@@ -201,7 +205,9 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
     cfg = UpstreamConfig(**raw)
     if cfg.upstream == FBANK and cfg.path:
         raise ConfigError(f"{file}: upstream 'fbank' takes no checkpoint; remove 'path'")
-    if cfg.upstream != FBANK:
+    if cfg.upstream == FBANK:
+        cfg.path = None  # `path: ""` means none too (config_hash hashes a non-None path's file)
+    else:
         cfg.path = str(resolve_checkpoint(cfg, str(file), must_exist=require_checkpoint))
     return cfg
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Callable, Dict, Union
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.versioning import EXPORTED_UPSTREAM, check
 
-# Written into every exported checkpoint; bump when the format changes.
-EXPORT_FORMAT_VERSION = 1
+# Written into every exported checkpoint; bump it in espnet_ext.versioning when the format changes.
+EXPORT_FORMAT_VERSION = EXPORTED_UPSTREAM.current
 # hub name -> (pre-training method recorded in the checkpoint, s3prl expert module)
 ENTRIES: Dict[str, tuple] = {
     "xling_apc": ("apc", "s3prl.upstream.apc.expert"),
@@ -35,7 +36,8 @@ def read_export_info(ckpt: Union[str, Path], method: str, entry: str) -> Dict:
 
     Raises:
         ConfigError: the file is missing, not plain data, not written by our exporter, written
-            by a newer exporter, or holds another method than ``entry`` serves.
+            in an export format this version does not read (names the writing version), or
+            holds another method than ``entry`` serves.
     """
     import torch
 
@@ -52,11 +54,7 @@ def read_export_info(ckpt: Union[str, Path], method: str, entry: str) -> Dict:
     if not isinstance(info, dict):
         raise ConfigError(f"{entry}: {str(ckpt)!r} was not exported by espnet_ext (no 'xling' "
                           "block); for s3prl's own checkpoints use the *_local upstream names")
-    version = info.get("format_version")
-    if not isinstance(version, int) or version > EXPORT_FORMAT_VERSION:
-        raise ConfigError(f"{entry}: {str(ckpt)!r} has export format {version!r}, written by "
-                          f"espnet_ext {info.get('espnet_ext_version', '?')}; this version reads "
-                          f"format <= {EXPORT_FORMAT_VERSION}: upgrade espnet_ext")
+    check(info, EXPORTED_UPSTREAM, f"{entry}: {str(ckpt)!r}", error=ConfigError)
     if info.get("method") != method:
         raise ConfigError(f"{entry}: {str(ckpt)!r} holds a {info.get('method')!r} model, not "
                           f"{method!r}; use the entry "

@@ -79,6 +79,8 @@ phone_mode=ipa          # joint model text units: ipa (espeak-ng) or grapheme
 probe_languages=""      # languages probed (espeak-ng reads sentences of ${datadir}/test_<lang>/text
                         # with exact phone timings); "" skips the stage
 probe_num_utts=60       # sentences per language (70/30 utterance split)
+probe_variants="f2 m3"  # espeak-ng voice variants reading them besides the plain voice (one
+                        # voice makes the probe too easy: every phone sounds the same)
 
 # Report (stage 10)
 report_compare=""       # extra upstream pairs to test, "A:B ..." (joint vs twin and each
@@ -102,6 +104,8 @@ inference_config=conf/decode/decode_ctc0.5.yaml
 inference_model=valid.acc.ave.pth
 inference_args=""
 inference_tag=""        # default: the decode config's name
+score_normalize=default # text normalisation before scoring: default (per-language rules of
+                        # espnet_ext.text.normalize), lower (case only) or none
 
 help_message="Usage: $0 [--stage N] [--stop_stage M] [--languages \"nl es\"] [--force true] ...
 See the variables at the top of $0 for every option."
@@ -551,6 +555,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         log "Stage 8: scoring: ${_dir}/text vs ${datadir}/${_test}/text -> ${_dir}/score"
         ${python} -m espnet_ext.bin.score --ref "${datadir}/${_test}/text" \
             --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
+            --normalize "${score_normalize}" \
             --meta "upstream=$(upstream_tag "${upstream}")${asr_tag:+_${asr_tag}}" \
             --meta "test_set=${_test}" \
             --meta "condition=${_condition:-clean}" \
@@ -574,6 +579,7 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ];
             ${python} -m espnet_ext.bin.phone_probe --upstream "${upstream}" --lang "${lang}" \
                 --text "${datadir}/test_${lang}/text" --num_utts "${probe_num_utts}" \
                 --synth_dir "${expdir}/probe/synth_${lang}" --out_dir "${_out}" \
+                --voice "${lang}${probe_variants:+,${lang}+${probe_variants// /,${lang}+}}" \
                 --seed "${seed}" "${_force[@]}" \
                 || { log "Error: phone probe failed (${upstream}, ${lang}; above)"; exit 1; }
         done
