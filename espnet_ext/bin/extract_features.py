@@ -23,6 +23,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_root", required=True, help="root directory of this upstream's caches")
     parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument("--force", action="store_true", help="rebuild even a complete cache")
+    parser.add_argument("--device", default="cpu", help="torch device of the upstream (cpu, cuda)")
     return parser
 
 
@@ -38,7 +39,7 @@ def main() -> None:
         cache = extract_features(
             upstream, d, args.out_root, cache_key=cache_key(cfg, d, args.dtype),
             layers=parse_layers(cfg.layers), dtype=args.dtype, upstream_name=cfg.name,
-            force=args.force,
+            force=args.force, device=args.device,
         )
         print(f"{d} {cache}", flush=True)
         logging.info("%s -> %s", d, cache)

@@ -213,6 +213,7 @@ def extract_features(
     upstream_name: str = "",
     force: bool = False,
     progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
     """Run ``upstream`` (eval mode, no grad, batch 1) over ``data_dir`` and cache its layers.
 
@@ -234,6 +235,8 @@ def extract_features(
         upstream_name: recorded in ``cache.json`` for humans.
         force: rebuild even if a complete cache exists.
         progress: show a tqdm progress bar.
+        device: torch device the upstream runs on (``cuda`` where the recipe has ``--ngpu``);
+            the cache holds the same features either way, up to float rounding.
 
     Returns:
         The cache directory (holds ``feats.scp``, ``feats_shape``, ``cache.json``, ``.done``).
@@ -283,7 +286,7 @@ def extract_features(
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache_dir.name}.", suffix=".tmp", dir=cache_dir.parent))
     try:
         was_training = upstream.training
-        upstream.eval()
+        upstream.to(device).eval()
         start, audio_s = time.time(), 0.0
         shapes = {}
         writer = kaldiio.WriteHelper(
@@ -296,10 +299,10 @@ def extract_features(
                                 disable=not progress, unit="utt", mininterval=5.0):
                     wav = load_wave(utt, wavs[utt], wav_scp)
                     audio_s += wav.size(1) / SAMPLE_RATE
-                    hs = forward_layers(upstream, wav)
+                    hs = forward_layers(upstream, wav.to(device))
                     n = hs[sel[0]].size(0)
                     mat = torch.cat([hs[i][:n] for i in sel], dim=-1)  # (T, L*D)
-                    writer[utt] = mat.float().numpy().astype(dtype)
+                    writer[utt] = mat.float().cpu().numpy().astype(dtype)
                     shapes[utt] = mat.shape
         finally:
             upstream.train(was_training)

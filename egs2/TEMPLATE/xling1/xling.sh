@@ -398,6 +398,10 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+    # Frozen upstreams run on a GPU when the recipe has one (stage 5 is otherwise the slowest
+    # CPU step of a real-size run).
+    _extract_device=cpu; _extract_cmd=${train_cmd}
+    if [ "${ngpu}" -gt 0 ]; then _extract_device=cuda; _extract_cmd="${cuda_cmd} --gpu 1"; fi
     for upstream in ${all_upstreams}; do
         _sets=()
         for lang in ${languages}; do
@@ -407,10 +411,11 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
         log "Stage 5: feature cache (${upstream}): ${languages} -> $(cache_root_of "${upstream}")"
         # Upstreams without a cache (fbank, fine-tuned ones) are skipped by the step itself;
         # complete caches whose key (config + checkpoint + data) matches are reused.
-        ${train_cmd} "$(cache_root_of "${upstream}")/extract.log" \
+        # shellcheck disable=SC2086
+        ${_extract_cmd} "$(cache_root_of "${upstream}")/extract.log" \
             ${python} -m espnet_ext.bin.extract_features --upstream "${upstream}" \
                 "${_sets[@]}" --out_root "$(cache_root_of "${upstream}")" \
-                --dtype "${feats_dtype}" "${_force[@]}" \
+                --dtype "${feats_dtype}" --device "${_extract_device}" "${_force[@]}" \
             || { log "Error: feature extraction failed; see $(cache_root_of "${upstream}")/extract.log"; exit 1; }
     done
 fi
