@@ -3,6 +3,12 @@
 The model is rebuilt from its ``config.yaml``, which may name ``frontend: cached_layers``, so the
 frontend is registered before ESPnet reads that file.
 
+``--sets_file FILE`` decodes several test sets in one process: each line of FILE is
+``OUTPUT_DIR KEY_FILE DATA_PATH_AND_NAME_AND_TYPE`` and ESPnet's inference runs once per line
+with those three options added to the rest of the command line. Why: importing ESPnet and s3prl
+takes ~15 s per process, more than decoding a small test set, and the recipe decodes every test
+set under every degraded condition.
+
 A decode config may also say ``ctc_greedy: true`` (conf/decode/decode_ctc_greedy.yaml): then each
 utterance is decoded by CTC best path (argmax per frame, repeats merged, blanks dropped) instead
 of ESPnet's beam search. Why: robustness studies decode every test set once per condition, and
@@ -66,17 +72,43 @@ def _ctc_best_path(self, enc):
     return [(text, token, token_int, hyp)]
 
 
+def _split_sets_file(cmd: List[str]) -> tuple:
+    """(sets, cmd without --sets_file): sets = [(output_dir, key_file, data spec)] or None."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--sets_file")
+    known, rest = parser.parse_known_args(cmd)
+    if known.sets_file is None:
+        return None, cmd
+    sets = []
+    with open(known.sets_file, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3:
+                raise SystemExit(f"{known.sets_file}:{n}: expected OUTPUT_DIR KEY_FILE "
+                                 f"DATA_PATH_AND_NAME_AND_TYPE, got {line.strip()!r}")
+            sets.append(tuple(fields))
+    return sets, rest
+
+
 def main(cmd: Optional[List[str]] = None) -> None:
     import sys
 
     register_frontends()
     from espnet2.bin import asr_inference as espnet_inference
 
-    greedy, cmd = _split_greedy_config(list(sys.argv[1:] if cmd is None else cmd))
-    if greedy:
-        logging.getLogger(__name__).info("ctc_greedy: CTC best-path decoding (no beam search)")
-        espnet_inference.Speech2Text._decode_single_sample = _ctc_best_path
-    espnet_inference.main(cmd)
+    cmd = list(sys.argv[1:] if cmd is None else cmd)
+    sets, cmd = _split_sets_file(cmd)
+    runs = [cmd] if sets is None else [
+        cmd + ["--output_dir", out, "--key_file", keys, "--data_path_and_name_and_type", spec]
+        for out, keys, spec in sets]
+    for run in runs:  # every run has the same --config
+        greedy, run = _split_greedy_config(run)
+        if greedy:
+            logging.getLogger(__name__).info("ctc_greedy: CTC best-path decoding (no beam search)")
+            espnet_inference.Speech2Text._decode_single_sample = _ctc_best_path
+        espnet_inference.main(run)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from espnet_ext.bin.asr_inference import _ctc_best_path, _split_greedy_config
+from espnet_ext.bin.asr_inference import _ctc_best_path, _split_greedy_config, _split_sets_file
 
 
 def test_best_path_merges_repeats_and_drops_blanks():
@@ -38,3 +38,17 @@ def test_greedy_key_is_removed_from_the_config_espnet_sees(tmp_path):
     conf.write_text("ctc_greedy: yes please\n")
     with pytest.raises(SystemExit, match="ctc_greedy must be true or false"):
         _split_greedy_config(["--config", str(conf)])
+
+
+def test_sets_file_gives_one_run_per_test_set(tmp_path):
+    sets = tmp_path / "sets.1"
+    sets.write_text("out/a keys/a.scp data/a/wav.scp,speech,sound\n\n"
+                    "out/b keys/b.scp dump/b/feats.scp,speech,kaldi_ark\n")
+    got, rest = _split_sets_file(["--sets_file", str(sets), "--batch_size", "1"])
+    assert rest == ["--batch_size", "1"]
+    assert got == [("out/a", "keys/a.scp", "data/a/wav.scp,speech,sound"),
+                   ("out/b", "keys/b.scp", "dump/b/feats.scp,speech,kaldi_ark")]
+    assert _split_sets_file(["--batch_size", "1"]) == (None, ["--batch_size", "1"])
+    sets.write_text("out/a keys/a.scp\n")
+    with pytest.raises(SystemExit, match="sets.1:1: expected OUTPUT_DIR KEY_FILE"):
+        _split_sets_file(["--sets_file", str(sets)])

@@ -492,55 +492,71 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     pool_wait
 fi
 
-# decode_one UPSTREAM LANG TEST: decode ${datadir}/TEST with the ASR of (UPSTREAM, LANG) (stage 7).
-decode_one() {
-    local upstream=$1 lang=$2 _test_name=$3 _asr_exp _test _dir _logdir _nj _in_opts i
+# decode_lang UPSTREAM LANG: decode every test set of LANG (clean and each condition) not yet
+# decoded with the ASR of (UPSTREAM, LANG) (stage 7). One asr_inference process per job decodes
+# all of them in turn (--sets_file): ESPnet's import costs more than a small test set's decoding.
+decode_lang() {
+    local upstream=$1 lang=$2 _asr_exp _decode_dir _todo=() _test_name _test _dir _logdir _nj
+    local _in_opts i
     _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
-    _test=${datadir}/${_test_name}
-    _dir=${_asr_exp}/${inference_tag}/${_test_name}
-    if done_already "${_dir}/.done"; then
-        log "Stage 7: ${_dir} exists, skipping"
-        return 0
-    fi
+    _decode_dir=${_asr_exp}/${inference_tag}
+    for _test_name in $(test_sets_of "${lang}"); do
+        if done_already "${_decode_dir}/${_test_name}/.done"; then
+            log "Stage 7: ${_decode_dir}/${_test_name} exists, skipping"
+        else
+            _todo+=("${_test_name}")
+        fi
+    done
+    [ ${#_todo[@]} -gt 0 ] || return 0
     [ -f "${_asr_exp}/${inference_model}" ] || {
         log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
-    validate "${_test}"
-    mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
-        --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
-        --dtype "${feats_dtype}" --test "${_test}") \
-        && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
-    log "Stage 7: decoding: ${_test} with ${_asr_exp}/${inference_model} -> ${_dir}"
-    _logdir=${_dir}/logdir
-    mkdir -p "${_logdir}"
-    _nj=$(min "${inference_nj}" "$(wc -l < "${_test}/wav.scp")")
-    ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
+    _nj=${inference_nj}
+    for _test_name in "${_todo[@]}"; do
+        _nj=$(min "${_nj}" "$(wc -l < "${datadir}/${_test_name}/wav.scp")")
+    done
+    mkdir -p "${_decode_dir}/logdir"
+    rm -f "${_decode_dir}"/logdir/sets.*
+    for _test_name in "${_todo[@]}"; do
+        _test=${datadir}/${_test_name}
+        _logdir=${_decode_dir}/${_test_name}/logdir
+        validate "${_test}"
+        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+            --dtype "${feats_dtype}" --test "${_test}") \
+            && [ ${#_in_opts[@]} -eq 2 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+        rm -rf "${_logdir}"; mkdir -p "${_logdir}"
+        ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
+        for i in $(seq "${_nj}"); do
+            echo "${_logdir}/output.${i} ${_logdir}/keys.${i}.scp ${_in_opts[1]}" >> "${_decode_dir}/logdir/sets.${i}"
+        done
+    done
+    log "Stage 7: decoding (${upstream}, ${lang}): ${_todo[*]} with ${_asr_exp}/${inference_model} -> ${_decode_dir}"
     # shellcheck disable=SC2086
-    OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
+    OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_decode_dir}/logdir/asr_inference.JOB.log" \
         ${python} -m espnet_ext.bin.asr_inference \
             --batch_size 1 \
             --ngpu "${_ngpu_inf}" \
             --seed "${seed}" \
-            "${_in_opts[@]}" \
-            --key_file "${_logdir}/keys.JOB.scp" \
+            --sets_file "${_decode_dir}/logdir/sets.JOB" \
             --asr_train_config "${_asr_exp}/config.yaml" \
             --asr_model_file "${_asr_exp}/${inference_model}" \
-            --output_dir "${_logdir}/output.JOB" \
             --config "${inference_config}" ${inference_args} \
-        || { log "Error: decoding failed; see ${_logdir}/asr_inference.*.log"; exit 1; }
-    for i in $(seq "${_nj}"); do
-        cat "${_logdir}/output.${i}/1best_recog/text"
-    done | LC_ALL=C sort -k1,1 > "${_dir}/text.tmp"
-    mv "${_dir}/text.tmp" "${_dir}/text"
-    touch "${_dir}/.done"
+        || { log "Error: decoding failed; see ${_decode_dir}/logdir/asr_inference.*.log"; exit 1; }
+    for _test_name in "${_todo[@]}"; do
+        _dir=${_decode_dir}/${_test_name}
+        for i in $(seq "${_nj}"); do
+            cat "${_dir}/logdir/output.${i}/1best_recog/text"
+        done | LC_ALL=C sort -k1,1 > "${_dir}/text.tmp"
+        mv "${_dir}/text.tmp" "${_dir}/text"
+        touch "${_dir}/.done"
+    done
 }
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     # Decoding jobs share the --train_jobs pool (each is ${inference_nj} single-thread processes).
     for upstream in ${all_upstreams}; do
         for lang in ${languages}; do
-            for _test in $(test_sets_of "${lang}"); do
-                pooled decode_one "${upstream}" "${lang}" "${_test}"
-            done
+            pooled decode_lang "${upstream}" "${lang}"
         done
     done
     pool_wait
