@@ -516,10 +516,10 @@ decode_lang() {
     done
     mkdir -p "${_decode_dir}/logdir"
     rm -f "${_decode_dir}"/logdir/sets.*
+    validate "${_todo[@]/#/${datadir}/}"
     for _test_name in "${_todo[@]}"; do
         _test=${datadir}/${_test_name}
         _logdir=${_decode_dir}/${_test_name}/logdir
-        validate "${_test}"
         mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
             --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
             --dtype "${feats_dtype}" --test "${_test}") \
