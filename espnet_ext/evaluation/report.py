@@ -264,8 +264,14 @@ def plot_layer_weights(weights: List[Dict], out_dir: Path) -> Optional[Path]:
     langs = sorted({w["language"] for w in weights})
     plt, fig, axes = _grid(len(langs))
     for ax, lang in zip(axes, langs):
+        top = 0.0
         for w in sorted((w for w in weights if w["language"] == lang), key=lambda w: w["upstream"]):
             ax.plot(range(len(w["weights"])), w["weights"], marker="o", label=w["upstream"])
+            ax.plot(range(len(w["weights"])), [1 / len(w["weights"])] * len(w["weights"]), ls=":",
+                    color="grey")  # uniform: the featurizer's initialisation
+            top = max(top, *w["weights"])
+        ax.set_ylim(0, min(1.0, 1.2 * top))  # from 0, so near-uniform weights look near-uniform
+        ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
         ax.set_xlabel("layer (0 = first hidden state)")
         ax.set_ylabel("softmax weight")
         ax.set_title(f"learned layer weights, ASR on {lang}")
@@ -283,11 +289,15 @@ def plot_probes(probes: List[Dict], out_dir: Path) -> Optional[Path]:
         chance = None
         for p in sorted((p for p in probes if p["lang"] == lang), key=lambda p: p["upstream"]):
             layers = p["layers"]
-            ax.plot([x["layer"] for x in layers], [100 * x["accuracy"] for x in layers],
-                    marker="o", label=p["upstream"])
+            if len(layers) == 1:  # fbank: one input, drawn across the layers as a reference
+                ax.axhline(100 * layers[0]["accuracy"], ls="--", color="black", label=p["upstream"])
+            else:
+                ax.plot([x["layer"] for x in layers], [100 * x["accuracy"] for x in layers],
+                        marker="o", label=p["upstream"])
             chance = p["chance"]
         if chance is not None:
             ax.axhline(100 * chance, ls=":", color="grey", label="majority class")
+        ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
         ax.set_xlabel("layer")
         ax.set_ylabel("frame phone accuracy (%)")
         ax.set_title(f"linear phone probe, {lang}")
