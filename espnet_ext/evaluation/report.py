@@ -317,6 +317,16 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _condition_order(cond: str) -> tuple:
+    """clean first, then each noise from high to low SNR, then the other conditions by name."""
+    m = _SNR.match(cond)
+    if cond == "clean":
+        return (0, "", 0.0)
+    if m:
+        return (1, m.group("noise"), -float(m.group("snr")))
+    return (2, cond, 0.0)
+
+
 def _ci(r: Dict, m: str) -> str:
     return f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
 
@@ -330,7 +340,7 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                   title: str, n_resamples: int) -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
-    conds = sorted({r["condition"] for r in rows}, key=lambda c: (c != "clean", c))
+    conds = sorted({r["condition"] for r in rows}, key=_condition_order)
     by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
     out = io.StringIO()
     out.write(f"# {title}\n\n")
