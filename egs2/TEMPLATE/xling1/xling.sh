@@ -8,7 +8,7 @@
 #   3  self-supervised pre-training of each --pretrain_configs model on each of its nested amounts
 #      of ${datadir}/${pretrain_set} (ESPnet trainer: resumable, --ngpu, DDP)
 #   4  export of every pre-trained model as an s3prl upstream: ${expdir}/upstreams/<name>.{pt,yaml};
-#      these upstreams join --upstreams in stages 5-9
+#      these upstreams join --upstreams in stages 5-10
 #   5  feature cache: every frozen s3prl upstream runs once over every set (kaldiio ark/scp)
 #   6  downstream ASR per (upstream x language): ESPnet asr_train collect-stats + training
 #   7  decoding of every test set (clean and each --degrade_config condition) with ESPnet
