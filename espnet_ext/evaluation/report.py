@@ -176,6 +176,15 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str, integer_x: bool = False) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if integer_x:
+        ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
+
+
 def _metric_axes(langs: Sequence[str]):
     """One row per metric (CER, WER), one column per language."""
     plt = _pyplot()
@@ -218,10 +227,7 @@ def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
                     _errorbar(ax, [clean_x if s == math.inf else s for s in xs], [d[s] for s in xs],
                               metric, up)
                 ax.set_xticks(snrs + [clean_x], [f"{s:g}" for s in snrs] + ["clean"])
-                ax.set_xlabel(f"SNR (dB), {noise} noise")
-                ax.set_ylabel(f"{metric.upper()} (%)")
-                ax.set_title(lang)
-                ax.grid(alpha=0.3)
+                _label(ax, f"SNR (dB), {noise} noise", f"{metric.upper()} (%)", lang)
         axes["cer"][langs[0]].legend(fontsize=7)
         paths.append(_save(plt, fig, out_dir / f"error_vs_snr_{noise}.png"))
     return paths
@@ -250,10 +256,10 @@ def plot_amounts(rows: List[Dict], out_dir: Path) -> Optional[Path]:
             if base:
                 ax.axhline(base[metric], ls="--", color="grey", label=FBANK)
             ax.set_xscale("log")
-            ax.set_xlabel("pre-training audio (h)")
-            ax.set_ylabel(f"{metric.upper()} (%), clean")
-            ax.set_title(lang)
-            ax.grid(alpha=0.3)
+            hours = sorted({h for d in fams.values() for h in d.get(lang, {})})
+            ax.set_xticks(hours, [f"{h:g}" for h in hours])  # the amounts, not powers of 10
+            ax.minorticks_off()
+            _label(ax, "pre-training audio (h)", f"{metric.upper()} (%), clean", lang)
     axes["cer"][langs[0]].legend(fontsize=7)
     return _save(plt, fig, out_dir / "error_vs_pretrain_hours.png")
 
@@ -271,11 +277,8 @@ def plot_layer_weights(weights: List[Dict], out_dir: Path) -> Optional[Path]:
                     color="grey")  # uniform: the featurizer's initialisation
             top = max(top, *w["weights"])
         ax.set_ylim(0, min(1.0, 1.2 * top))  # from 0, so near-uniform weights look near-uniform
-        ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
-        ax.set_xlabel("layer (0 = first hidden state)")
-        ax.set_ylabel("softmax weight")
-        ax.set_title(f"learned layer weights, ASR on {lang}")
-        ax.grid(alpha=0.3)
+        _label(ax, "layer (0 = first hidden state)", "softmax weight",
+               f"learned layer weights, ASR on {lang}", integer_x=True)
     axes[0].legend(fontsize=7)
     return _save(plt, fig, out_dir / "layer_weights.png")
 
@@ -297,11 +300,8 @@ def plot_probes(probes: List[Dict], out_dir: Path) -> Optional[Path]:
             chance = p["chance"]
         if chance is not None:
             ax.axhline(100 * chance, ls=":", color="grey", label="majority class")
-        ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
-        ax.set_xlabel("layer")
-        ax.set_ylabel("frame phone accuracy (%)")
-        ax.set_title(f"linear phone probe, {lang}")
-        ax.grid(alpha=0.3)
+        _label(ax, "layer", "frame phone accuracy (%)", f"linear phone probe, {lang}",
+               integer_x=True)
     axes[0].legend(fontsize=7)
     return _save(plt, fig, out_dir / "probe_accuracy.png")
 
