@@ -33,7 +33,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from espnet_ext.errors import XlingError
 from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
-from espnet_ext.evaluation.significance import bootstrap_rate, load_per_utt, paired_bootstrap
+from espnet_ext.evaluation.significance import (METRIC_COLUMNS, bootstrap_rate, compare_systems,
+                                                load_per_utt)
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -41,31 +42,19 @@ logger = logging.getLogger(__name__)
 FBANK = "fbank"
 _AMOUNT = re.compile(r"^(?P<family>.+)_(?P<hours>\d+(?:\.\d+)?)h$")
 _SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
-METRICS = {"cer": ("char_errors", "chars"), "wer": ("word_errors", "words")}
+METRICS = ("cer", "wer")  # table columns and plot rows, in this order
 
 
-def _per_utt_arrays(exp_dir: Path, row: Dict, cache: Dict) -> Dict[str, Tuple[list, list, list]]:
-    """utt ids and per-utterance (errors, lengths) of both metrics for one scored set."""
-    key = row["exp_dir"]
-    if key not in cache:
-        per_utt = load_per_utt(exp_dir / key)
-        utts = sorted(per_utt)
-        cache[key] = {
-            "utts": utts,
-            "wer": ([per_utt[u][0] for u in utts], [per_utt[u][1] for u in utts]),
-            "cer": ([per_utt[u][2] for u in utts], [per_utt[u][3] for u in utts]),
-        }
-    return cache[key]
-
-
-def add_intervals(exp_dir: Path, rows: List[Dict], n_resamples: int, seed: int,
-                  cache: Dict) -> None:
+def add_intervals(exp_dir: Path, rows: List[Dict], n_resamples: int, seed: int) -> None:
     """Add ``<metric>_lo``/``<metric>_hi`` (95% bootstrap over utterances) to every row."""
     for r in rows:
-        arrays = _per_utt_arrays(exp_dir, r, cache)
+        per_utt = load_per_utt(exp_dir / r["exp_dir"])
+        utts = sorted(per_utt)
         for m in METRICS:
-            errors, lengths = arrays[m]
-            b = bootstrap_rate(errors, lengths, n_resamples=n_resamples, seed=seed)
+            err_col, len_col = METRIC_COLUMNS[m]
+            b = bootstrap_rate([per_utt[u][err_col] for u in utts],
+                               [per_utt[u][len_col] for u in utts],
+                               n_resamples=n_resamples, seed=seed)
             r[f"{m}_lo"], r[f"{m}_hi"] = round(b["ci_low"], 2), round(b["ci_high"], 2)
 
 
@@ -83,8 +72,10 @@ def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
 
 
 def compare_pairs(exp_dir: Path, rows: List[Dict], pairs: Sequence[Tuple[str, str]],
-                  n_resamples: int, seed: int, cache: Dict) -> List[Dict]:
-    """Paired bootstrap (same utterances) of system B vs baseline A per language and condition."""
+                  n_resamples: int, seed: int) -> List[Dict]:
+    """Paired bootstrap (same utterances) of system B vs baseline A per language and condition
+    (:func:`espnet_ext.evaluation.significance.compare_systems`, which also checks that both
+    scored the same utterances against the same references and normalisation)."""
     by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
     out = []
     for a, b in pairs:
@@ -92,14 +83,9 @@ def compare_pairs(exp_dir: Path, rows: List[Dict], pairs: Sequence[Tuple[str, st
             if up != a or (b, lang, cond) not in by_key:
                 continue
             rb = by_key[(b, lang, cond)]
-            arr_a, arr_b = _per_utt_arrays(exp_dir, ra, cache), _per_utt_arrays(exp_dir, rb, cache)
-            if arr_a["utts"] != arr_b["utts"]:
-                raise XlingError(
-                    f"{ra['exp_dir']} and {rb['exp_dir']} scored different utterances; "
-                    "rescore both (stage 8) from the same test set")
             for m in METRICS:
-                res = paired_bootstrap(arr_a[m][0], arr_b[m][0], arr_a[m][1],
-                                       n_resamples=n_resamples, seed=seed)
+                res = compare_systems(exp_dir / ra["exp_dir"], exp_dir / rb["exp_dir"], metric=m,
+                                      n_resamples=n_resamples, seed=seed)
                 out.append({"baseline": a, "system": b, "language": lang, "condition": cond,
                             "metric": m, "baseline_rate": round(res["rate_a"], 2),
                             "system_rate": round(res["rate_b"], 2), "diff": round(res["diff"], 2),
@@ -433,10 +419,9 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     if unknown:
         raise XlingError(f"--compare names upstreams without results: {unknown}; known: {sorted(ups)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache: Dict = {}
-    add_intervals(exp_dir, rows, n_resamples, seed, cache)
+    add_intervals(exp_dir, rows, n_resamples, seed)
     pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
-    sig = compare_pairs(exp_dir, rows, pairs, n_resamples, seed, cache)
+    sig = compare_pairs(exp_dir, rows, pairs, n_resamples, seed)
     weights = read_layer_weights(exp_dir, rows)
     probes = read_probes(exp_dir)
 
