@@ -44,3 +44,27 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+@contextlib.contextmanager
+def atomic_torch_saves() -> Iterator[None]:
+    """Within the block, ``torch.save`` to a path writes a temporary file and renames it.
+
+    For code we do not own that saves in place (ESPnet's ``Trainer.run`` writes checkpoint.pth
+    and ``<N>epoch.pth`` directly); saves to open file objects are passed through unchanged.
+    """
+    import torch
+
+    original = torch.save
+
+    def save(obj, f, *args, **kwargs):
+        if not isinstance(f, (str, os.PathLike)):
+            return original(obj, f, *args, **kwargs)
+        with atomic_open(f, "wb") as tmp:
+            original(obj, tmp, *args, **kwargs)
+
+    torch.save = save
+    try:
+        yield
+    finally:
+        torch.save = original

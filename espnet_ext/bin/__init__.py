@@ -3,9 +3,30 @@
 Each module parses arguments and calls one library function through :func:`run_main`.
 """
 
+import contextlib
+import errno
 import logging
 import sys
-from typing import Callable
+from typing import Callable, Iterator
+
+
+@contextlib.contextmanager
+def exit_on_full_disk() -> Iterator[None]:
+    """A full disk exits 2 with what to do instead of a traceback from deep inside a writer.
+
+    Writers are atomic (``espnet_ext.fileio``), so the failed output was discarded whole: the
+    same command, rerun once there is space, continues where it stopped.
+    """
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {e.filename}" if e.filename else ""
+        logging.getLogger("espnet_ext").error(
+            "No space left on device%s (%s). Nothing partial was kept: free space (or point "
+            "--expdir/--dumpdir at a larger disk) and rerun the same command.", where, e.strerror)
+        sys.exit(2)
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -21,7 +42,8 @@ def run_main(main: Callable[[], None]) -> None:
         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
     )
     try:
-        main()
+        with exit_on_full_disk():
+            main()
     except XlingError as e:
         logging.getLogger("espnet_ext").error("%s", e)
         sys.exit(2)

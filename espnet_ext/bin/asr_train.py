@@ -2,10 +2,13 @@
 
 Adds ``--frontend cached_layers`` (:class:`espnet_ext.features.frontend.CachedLayersFrontend`)
 to ESPnet's ASR task and our pre-trained upstreams (``xling_*``) to the s3prl hub that ESPnet's
-``frontend: s3prl`` reads, before the command line is parsed; then runs ``ASRTask.main``.
+``frontend: s3prl`` reads, before the command line is parsed; then runs ``ASRTask.main`` with
+:class:`espnet_ext.trainer.CrashSafeTrainer` (atomic checkpoints, a resume that survives kills).
 """
 
 from typing import List, Optional
+
+from espnet_ext.bin import exit_on_full_disk
 
 
 def register_frontends() -> None:
@@ -23,7 +26,11 @@ def main(cmd: Optional[List[str]] = None) -> None:
     register_frontends()
     from espnet2.tasks.asr import ASRTask
 
-    ASRTask.main(cmd=cmd)
+    from espnet_ext.trainer import CrashSafeTrainer
+
+    ASRTask.trainer = CrashSafeTrainer
+    with exit_on_full_disk():
+        ASRTask.main(cmd=cmd)
 
 
 if __name__ == "__main__":

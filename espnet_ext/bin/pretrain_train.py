@@ -10,11 +10,14 @@ Run it through ``espnet2.bin.launch`` for multi-GPU / multi-node (the recipe's s
 
 from typing import List, Optional
 
+from espnet_ext.bin import exit_on_full_disk
+
 
 def main(cmd: Optional[List[str]] = None) -> None:
     from espnet_ext.pretrain.task import PretrainTask
 
-    PretrainTask.main(cmd=cmd)
+    with exit_on_full_disk():
+        PretrainTask.main(cmd=cmd)
 
 
 if __name__ == "__main__":

@@ -283,6 +283,8 @@ def extract_features(
     wav_scp = data_dir / "wav.scp"
     wavs = read_kaldi_map(wav_scp)
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.parent.glob(f".{cache_dir.name}.*.tmp"):  # a killed run's, never read
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache_dir.name}.", suffix=".tmp", dir=cache_dir.parent))
     try:
         was_training = upstream.training

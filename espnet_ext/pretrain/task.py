@@ -18,12 +18,12 @@ import torch
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
-from espnet2.train.trainer import Trainer
 
 from espnet_ext.pretrain.apc import APCPretrainModel
 from espnet_ext.pretrain.base import PretrainModel
 from espnet_ext.pretrain.joint import UNK, JointPretrainModel, read_phone_list
 from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
+from espnet_ext.trainer import CrashSafeTrainer
 
 # --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
 METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel,
@@ -40,7 +40,7 @@ model_choices = ClassChoices(
 class PretrainTask(AbsTask):
     num_optimizers: int = 1
     class_choices_list = [model_choices]
-    trainer = Trainer
+    trainer = CrashSafeTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

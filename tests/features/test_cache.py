@@ -244,3 +244,27 @@ def test_bad_layers_and_dims_raise(env, tmp_path):
         extract_features(env.upstream, env.data, tmp_path, cache_key="k" * 64, layers=[5])
     with pytest.raises(ConfigError, match="num_layers x layer_dim"):
         CachedLayersFrontend(3, 16)(torch.zeros(1, 4, 40), torch.LongTensor([4]))
+
+
+def test_full_disk_leaves_no_cache_and_a_killed_runs_temp_is_cleared(env, tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "feats"
+    out.mkdir()
+    stale = out / f".{make_cache_dir_name(env)}.abc123.tmp"  # as left by a kill -9 mid-extraction
+    stale.mkdir()
+    (stale / "feats.ark").write_bytes(b"\0" * 1000)
+
+    def full_disk(self, key, value):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(kaldiio.WriteHelper, "__setitem__", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        extract_features(env.upstream, env.data, out, cache_key=env.key, progress=False)
+    assert list(out.iterdir()) == []  # neither a partial cache nor the stale temp dir
+
+
+def make_cache_dir_name(env) -> str:
+    from espnet_ext.features.extract import cache_dir_for
+
+    return cache_dir_for(Path("x"), env.data, env.key).name
