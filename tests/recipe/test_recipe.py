@@ -6,11 +6,14 @@ This is the CI smoke run of the recipe: slow (minutes), but never skipped in CI.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Dict, List
 
 import pytest
 
@@ -125,29 +128,84 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     assert model.stat().st_mtime_ns == mtime
 
 
-@pytest.mark.slow
-@needs_corpora
-def test_training_killed_mid_way_resumes_on_rerun(fast_run):
-    tmp_path = fast_run
-    args = ["--stage", "6", "--stop_stage", "6", "--languages", "es", "--asr_tag", "killed",
-            "--pretrain_configs", ""]
-    cmd = ["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
-           "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump"), *args]
-    exp = tmp_path / "exp" / "asr_fbank_es_killed"
-    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    while not (exp / "checkpoint.pth").exists() and proc.poll() is None:
-        assert time.time() < deadline, "no checkpoint after 10 minutes"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole recipe, mid-training
-    proc.wait()
-    assert not (exp / ".done").exists()
+STAGE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) \(xling\.sh:\d+:\w+\) Stage (\d+):",
+                        re.MULTILINE)
 
-    rerun = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert "The training was resumed" in (exp / "train.log").read_text()
-    assert (exp / ".done").exists() and (exp / "valid.acc.ave.pth").exists()
+
+def stage_seconds(log: str) -> Dict[int, float]:
+    """Seconds from each stage's first log line to the next stage's (an uninterrupted run's log)."""
+    starts: Dict[int, float] = {}
+    for stamp, stage in STAGE_LINE.findall(log):
+        starts.setdefault(int(stage), datetime.fromisoformat(stamp).timestamp())
+    order = sorted(starts)
+    return {s: (starts[n] - starts[s] if n is not None else 30.0)
+            for s, n in zip(order, order[1:] + [None])}
+
+
+def run_until_killed(cmd: List[str], log: Path, stage: int, delay: float) -> bool:
+    """Run ``cmd``; ``delay`` s after its first "Stage N:" line, kill -9 its whole process group.
+
+    Returns False if the command finished first (it must then have succeeded).
+    """
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    started = None
+    while proc.poll() is None:
+        if started is None:
+            with log.open("rb") as f:
+                f.seek(offset)
+                if f"Stage {stage}:".encode() in f.read():
+                    started = time.time()
+        elif time.time() - started >= delay:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.1)
+    assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
+    return False
+
+
+def results_files(root: Path) -> Dict[str, bytes]:
+    """Every number a run reports: the report, each test set's scoring, each probe (run-relative
+    paths in place of the run's root, which differs between two runs)."""
+    exp = root / "exp"
+    files = [*(exp / "results").iterdir(), *exp.glob("asr_*/*/test_*/score/*"),
+             *exp.glob("asr_*/*/test_*/text"), *exp.glob("probe/*/*/probe.json")]
+    return {str(f.relative_to(root)): f.read_bytes().replace(str(root).encode(), b"<run>")
+            for f in files if f.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@needs_corpora
+def test_second_run_killed_in_every_stage_ends_byte_identical(fast_run, tmp_path):
+    """The quick recipe again, in a new place: each stage is killed -9 (whole process group) at
+    about a third and two thirds of its uninterrupted duration, then the same command finishes
+    it. Every results file equals the first run's byte for byte: reruns are exact, and a kill at
+    any point neither corrupts an output nor changes a number."""
+    durations = stage_seconds((fast_run / "log.txt").read_text(errors="replace"))
+    assert sorted(durations) == list(range(1, 11)), durations
+    log = tmp_path / "log.txt"
+    base = ["./run.sh", "--fast", "true", "--languages", LANGS, "--datadir", str(tmp_path / "data"),
+            "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")]
+    kills = 0
+    for stage, seconds in durations.items():
+        cmd = base + ["--stage", str(stage), "--stop_stage", str(stage)]
+        for fraction in (1 / 3, 2 / 3):
+            kills += run_until_killed(cmd, log, stage, max(0.5, fraction * seconds))
+        assert not run_until_killed(cmd, log, stage, float("inf"))  # the same command finishes
+    assert kills >= 12, f"only {kills} kills landed before their stage ended"
+
+    first, second = results_files(fast_run), results_files(tmp_path)
+    assert len(first) > 100 and sorted(first) == sorted(second)
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, f"{len(differ)} results files differ, e.g. {differ[:5]}"
+    # killed trainings continued from their checkpoints (no finished epoch was trained twice)
+    assert "The training was resumed" in "".join(
+        p.read_text() for p in (tmp_path / "exp").glob("*/train.log"))
 
 
 @pytest.mark.slow
