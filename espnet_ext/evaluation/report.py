@@ -31,7 +31,6 @@ import math
 import re
 import subprocess
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -422,8 +421,8 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
     by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
     out = io.StringIO()
     out.write(f"# {title}\n\n")
-    out.write(f"- generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, code "
-              f"commit {_git_commit()}, decode `{rows[0]['decode']}`; rebuild with "
+    # no generation time: a rerun must give this file byte for byte (its mtime says when)
+    out.write(f"- code commit {_git_commit()}, decode `{rows[0]['decode']}`; rebuild with "
               "`python -m espnet_ext.bin.make_report --exp_dir exp --out_dir exp/results`\n")
     for metric, definition in DEFINITIONS.items():
         out.write(f"- {metric.upper()} = {definition}.\n")
