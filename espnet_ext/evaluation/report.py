@@ -16,6 +16,11 @@ Outputs in ``out_dir``:
 Conventions the report relies on (set by xling.sh): an upstream pre-trained by the recipe is
 named ``xling_<config>[_twin]_<hours>h``; a degraded test set's condition is stored in the score
 summary's meta (``condition``), and noise conditions are named ``snr<dB>_<noise>``.
+
+Training seeds (``--seeds``, the summary's meta ``seed``): the runs of one upstream with different
+seeds on one test set become one row, with the mean over seeds, the spread over seeds and a
+bootstrap interval over seeds and utterances together (:mod:`.significance`); pairs are compared
+seed by seed. A run with one seed (or summaries without one) gives the report it always did.
 """
 
 import csv
@@ -26,15 +31,13 @@ import math
 import re
 import subprocess
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from espnet_ext.errors import XlingError
 from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
-from espnet_ext.evaluation.significance import (METRIC_COLUMNS, bootstrap_rate, compare_systems,
-                                                load_per_utt)
+from espnet_ext.evaluation.significance import bootstrap_rate, compare_systems, load_counts
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -45,17 +48,77 @@ _SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
 METRICS = ("cer", "wer")  # table columns and plot rows, in this order
 
 
-def add_intervals(exp_dir: Path, rows: List[Dict], n_resamples: int, seed: int) -> None:
-    """Add ``<metric>_lo``/``<metric>_hi`` (95% bootstrap over utterances) to every row."""
+def _seed_order(seed: str) -> tuple:
+    return (0, int(seed), "") if seed.isdigit() else (1, 0, seed)  # 2 before 10
+
+
+def group_seeds(rows: List[Dict]) -> List[List[Dict]]:
+    """Group the rows of :func:`~.results.collect_results` over training seeds.
+
+    Rows of the same upstream, language, test set and decode with different seeds (``--seeds``)
+    form one group, sorted by seed. A run without seed replicates gives one group per row, in
+    row order, and its rows lose the ``seed`` column, so its report is as before seeds existed:
+    the rows carry a ``seed`` exactly when some group has several.
+
+    Raises:
+        XlingError: a group with several seeds also holds two results of one seed (two
+            downstream configs of one upstream), or results without a recorded seed.
+    """
+    by_key = defaultdict(list)
     for r in rows:
-        per_utt = load_per_utt(exp_dir / r["exp_dir"])
-        utts = sorted(per_utt)
+        by_key[(r["upstream"], r["language"], r["test_set"], r["condition"], r["decode"])].append(r)
+    if all(len({r["seed"] for r in g}) == 1 for g in by_key.values()):
+        return [[{k: v for k, v in r.items() if k != "seed"}] for r in rows]
+    groups = []
+    for (up, lang, test, _, _), g in by_key.items():
+        seeds = [r["seed"] for r in g]
+        if len(set(seeds)) == 1:  # one seed here, several elsewhere: keep it, as one group each
+            groups += [[r] for r in g]
+            continue
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        if twice or "" in seeds:
+            problem = (f"several results of seed(s) {twice}" if twice
+                       else "results without a recorded seed (scored before seeds existed)")
+            raise XlingError(
+                f"upstream '{up}', {lang}, {test}: {problem} among seeds {sorted(set(seeds))}: "
+                f"{[r['exp_dir'] for r in g]}; one result per training seed is needed to average "
+                "over seeds: rescore these decodes (stage 8 --force true) or move the extra "
+                "exp dirs away"
+            )
+        groups.append(sorted(g, key=lambda r: _seed_order(r["seed"])))
+    return groups
+
+
+def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: int) -> List[Dict]:
+    """One results row per group of :func:`group_seeds`, with ``<metric>_lo``/``<metric>_hi``:
+    the 95% bootstrap interval over utterances, or, for several seeds, over seeds and utterances
+    together. Rows of a run with seeds also get ``n_seeds``, ``seeds`` and ``<metric>_sd`` (sample
+    sd over seeds); their rate is the mean over seeds, their counts are summed over seeds."""
+    out = []
+    for g in groups:
+        labels = [f"seed {r['seed']}" for r in g] if "seed" in g[0] else None
+        res = {}
         for m in METRICS:
-            err_col, len_col = METRIC_COLUMNS[m]
-            b = bootstrap_rate([per_utt[u][err_col] for u in utts],
-                               [per_utt[u][len_col] for u in utts],
-                               n_resamples=n_resamples, seed=seed)
-            r[f"{m}_lo"], r[f"{m}_hi"] = round(b["ci_low"], 2), round(b["ci_high"], 2)
+            utts, errors, lengths = load_counts([exp_dir / r["exp_dir"] for r in g], m, labels)
+            # sorted ids, as reports before seeds: the same resamples, the same intervals
+            order = sorted(range(len(utts)), key=utts.__getitem__)
+            res[m] = bootstrap_rate(errors[:, order], lengths[order], n_resamples=n_resamples,
+                                    seed=seed)
+        if labels is None:
+            row = dict(g[0])
+        else:
+            row = {k: g[0][k] for k in ("upstream", "language", "test_set", "condition", "decode",
+                                        "num_utts")}
+            row.update({m: round(res[m]["rate"], 2) for m in METRICS})
+            row.update({k: sum(r[k] for r in g)
+                        for k in ("char_errors", "chars", "word_errors", "words")})
+            row.update(exp_dir=" ".join(r["exp_dir"] for r in g), n_seeds=len(g),
+                       seeds=" ".join(r["seed"] for r in g))
+            row.update({f"{m}_sd": round(res[m]["sd_over_seeds"], 2) for m in METRICS})
+        for m in METRICS:
+            row[f"{m}_lo"], row[f"{m}_hi"] = round(res[m]["ci_low"], 2), round(res[m]["ci_high"], 2)
+        out.append(row)
+    return out
 
 
 def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
@@ -71,33 +134,51 @@ def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
     return pairs
 
 
-def compare_pairs(exp_dir: Path, rows: List[Dict], pairs: Sequence[Tuple[str, str]],
+def compare_pairs(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tuple[str, str]],
                   n_resamples: int, seed: int) -> List[Dict]:
     """Paired bootstrap (same utterances) of system B vs baseline A per language and condition
     (:func:`espnet_ext.evaluation.significance.compare_systems`, which also checks that both
-    scored the same utterances against the same references and normalisation)."""
-    by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
+    scored the same utterances against the same references and normalisation). Groups of
+    several seeds (:func:`group_seeds`) are paired seed by seed, and their rows get ``n_seeds``
+    and ``seeds``; a pair whose two sides have different seeds is skipped with a warning.
+    """
+    by_key = {(g[0]["upstream"], g[0]["language"], g[0]["condition"]): g for g in groups}
     out = []
     for a, b in pairs:
-        for (up, lang, cond), ra in sorted(by_key.items()):
+        for (up, lang, cond), ga in sorted(by_key.items()):
             if up != a or (b, lang, cond) not in by_key:
                 continue
-            rb = by_key[(b, lang, cond)]
+            gb = by_key[(b, lang, cond)]
+            seeds = [[r.get("seed") for r in g] for g in (ga, gb)]
+            if seeds[0] != seeds[1]:
+                # a pair over training seeds needs the same seeds on both sides; the rest of
+                # the report is still worth having
+                logger.warning(
+                    "not compared: '%s' (seeds %s) and '%s' (seeds %s) on %s, %s: a paired "
+                    "comparison over training seeds needs both trained with the same seeds "
+                    "(run the missing ones with --seeds)", a, " ".join(seeds[0]) or "not recorded",
+                    b, " ".join(seeds[1]) or "not recorded", lang, cond)
+                continue
             for m in METRICS:
-                res = compare_systems(exp_dir / ra["exp_dir"], exp_dir / rb["exp_dir"], metric=m,
+                res = compare_systems([exp_dir / r["exp_dir"] for r in ga],
+                                      [exp_dir / r["exp_dir"] for r in gb], metric=m,
                                       n_resamples=n_resamples, seed=seed)
-                out.append({"baseline": a, "system": b, "language": lang, "condition": cond,
-                            "metric": m, "baseline_rate": round(res["rate_a"], 2),
-                            "system_rate": round(res["rate_b"], 2), "diff": round(res["diff"], 2),
-                            "diff_lo": round(res["ci_low"], 2), "diff_hi": round(res["ci_high"], 2),
-                            "p_value": round(res["p_value"], 4),
-                            "significant": bool(res["significant"])})
+                row = {"baseline": a, "system": b, "language": lang, "condition": cond,
+                       "metric": m, "baseline_rate": round(res["rate_a"], 2),
+                       "system_rate": round(res["rate_b"], 2), "diff": round(res["diff"], 2),
+                       "diff_lo": round(res["ci_low"], 2), "diff_hi": round(res["ci_high"], 2),
+                       "p_value": round(res["p_value"], 4),
+                       "significant": bool(res["significant"])}
+                if "seed" in ga[0]:
+                    row.update(n_seeds=len(ga), seeds=" ".join(seeds[0]))
+                out.append(row)
     return out
 
 
 def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
     """Softmax layer weights learned by each downstream model's featurizer (cached_layers or
-    s3prl frontend), read from its averaged checkpoint without executing code."""
+    s3prl frontend), read from its averaged checkpoint without executing code; one entry per
+    ASR dir, so per training seed where the rows carry one (:func:`group_seeds`)."""
     import torch
 
     out = []
@@ -116,8 +197,11 @@ def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
         if len(weights) != 1:
             continue  # fbank and single-layer upstreams learn no layer weights
         w = torch.softmax(weights[0].float(), dim=0).tolist()
-        out.append({"upstream": r["upstream"], "language": r["language"], "asr_dir": asr_dir.name,
-                    "checkpoint": ckpts[0].name, "weights": [round(x, 4) for x in w]})
+        entry = {"upstream": r["upstream"], "language": r["language"]}
+        if "seed" in r:
+            entry["seed"] = r["seed"]
+        out.append({**entry, "asr_dir": asr_dir.name, "checkpoint": ckpts[0].name,
+                    "weights": [round(x, 4) for x in w]})
     return out
 
 
@@ -258,7 +342,8 @@ def plot_layer_weights(weights: List[Dict], out_dir: Path) -> Optional[Path]:
     for ax, lang in zip(axes, langs):
         top = 0.0
         for w in sorted((w for w in weights if w["language"] == lang), key=lambda w: w["upstream"]):
-            ax.plot(range(len(w["weights"])), w["weights"], marker="o", label=w["upstream"])
+            label = w["upstream"] + (f" seed {w['seed']}" if "seed" in w else "")
+            ax.plot(range(len(w["weights"])), w["weights"], marker="o", label=label)
             ax.plot(range(len(w["weights"])), [1 / len(w["weights"])] * len(w["weights"]), ls=":",
                     color="grey")  # uniform: the featurizer's initialisation
             top = max(top, *w["weights"])
@@ -314,7 +399,13 @@ def _condition_order(cond: str) -> tuple:
 
 
 def _ci(r: Dict, m: str) -> str:
-    return f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
+    """``rate [lo, hi]``; with seeds ``mean ± sd (n seeds) [lo, hi]``."""
+    n = r.get("n_seeds")
+    if n is None:
+        rate = f"{r[m]:.1f}"
+    else:
+        rate = f"{r[m]:.1f} ± {r[m + '_sd']:.1f} ({n} seeds)" if n > 1 else f"{r[m]:.1f} (1 seed)"
+    return f"{rate} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
 
 
 def _table(header: Sequence[str], lines: Iterable[Sequence[str]]) -> str:
@@ -330,13 +421,20 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
     by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
     out = io.StringIO()
     out.write(f"# {title}\n\n")
-    out.write(f"- generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, code "
-              f"commit {_git_commit()}, decode `{rows[0]['decode']}`; rebuild with "
+    # no generation time: a rerun must give this file byte for byte (its mtime says when)
+    out.write(f"- code commit {_git_commit()}, decode `{rows[0]['decode']}`; rebuild with "
               "`python -m espnet_ext.bin.make_report --exp_dir exp --out_dir exp/results`\n")
     for metric, definition in DEFINITIONS.items():
         out.write(f"- {metric.upper()} = {definition}.\n")
     out.write(f"- [lo, hi]: 95% percentile bootstrap interval over test utterances "
-              f"({n_resamples} resamples).\n\n")
+              f"({n_resamples} resamples).\n")
+    if "n_seeds" in rows[0]:
+        out.write("- Several training seeds (pre-training and downstream): a rate is the mean over "
+                  "seeds, ± the sample standard deviation over seeds, and [lo, hi] is over seeds "
+                  "and test utterances together (each resample draws the seeds and the "
+                  "utterances with replacement), so it includes the variation between training "
+                  "runs. Paired comparisons pair the runs of the same seed.\n")
+    out.write("\n")
 
     out.write("## Clean test sets: CER / WER (%)\n\n")
     out.write(_table(["upstream"] + [f"{lang} CER" for lang in langs] + [f"{lang} WER" for lang in langs],
@@ -419,14 +517,15 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     if unknown:
         raise XlingError(f"--compare names upstreams without results: {unknown}; known: {sorted(ups)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    add_intervals(exp_dir, rows, n_resamples, seed)
+    groups = group_seeds(rows)
+    results = summarize(exp_dir, groups, n_resamples, seed)
     pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
-    sig = compare_pairs(exp_dir, rows, pairs, n_resamples, seed)
-    weights = read_layer_weights(exp_dir, rows)
+    sig = compare_pairs(exp_dir, groups, pairs, n_resamples, seed)
+    weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
 
-    atomic_write_text(out_dir / "results.csv", _csv(rows))
-    atomic_write_text(out_dir / "results.json", json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(out_dir / "results.csv", _csv(results))
+    atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(out_dir / "significance.csv", _csv(sig))
     atomic_write_text(out_dir / "significance.json", json.dumps(sig, indent=2) + "\n")
     atomic_write_text(out_dir / "layer_weights.json", json.dumps(weights, indent=2) + "\n")
@@ -434,11 +533,11 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
          "accuracy": x["accuracy"], "chance": p["chance"], "num_classes": p["num_classes"]}
         for p in probes for x in p["layers"]]))
-    plots = plot_snr(rows, out_dir)
-    plots += [p for p in (plot_amounts(rows, out_dir), plot_layer_weights(weights, out_dir),
+    plots = plot_snr(results, out_dir)
+    plots += [p for p in (plot_amounts(results, out_dir), plot_layer_weights(weights, out_dir),
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
-    atomic_write_text(md, render_report(rows, sig, probes, plots, title, n_resamples))
+    atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples))
     logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
                 len(plots))
     return md

@@ -1,5 +1,6 @@
 """The rows of the results: every ``score/summary.json`` under an exp dir, one flat row per
-(upstream, test set); :mod:`espnet_ext.evaluation.report` turns them into the report.
+(upstream, test set, training seed); :mod:`espnet_ext.evaluation.report` turns them into the
+report.
 """
 
 import json
@@ -39,6 +40,8 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
                 # summaries from before degraded conditions existed are all clean test sets
                 "condition": meta.get("condition", "clean"),
                 "decode": meta.get("decode", f.parent.parent.parent.name),
+                # training seed of the run (--seeds); "" for summaries from before seeds
+                "seed": str(meta.get("seed", "")),
                 "num_utts": s["num_utts"],
                 "cer": s["cer"],
                 "wer": s["wer"],

@@ -10,17 +10,26 @@ for both (Koehn 2004, "Statistical significance tests for machine translation ev
 Bisani & Ney 2004, "Bootstrap estimates for confidence intervals in ASR performance
 evaluation"), so the utterance difficulty they share cancels out of the difference.
 
-The resample indices depend only on ``seed`` and the number of utterances, so every call with the
-same seed on the same test set uses the same resamples (the intervals of two systems from
-:func:`bootstrap_rate` and their difference from :func:`paired_bootstrap` agree).
+Training-seed replicates are a leading axis: errors of shape ``(n_seeds, n_utts)``, one row per
+training seed of the same system on the same utterances. The point estimate is then the mean over
+seeds of each seed's corpus-level rate, and each resample also draws ``n_seeds`` seed rows with
+replacement (a two-level bootstrap: seeds and utterances together) and takes the mean of their
+rates on the drawn utterances, so the interval covers the variation between training runs as well
+as the test sample. A paired comparison pairs row k of A with row k of B (same training seed) and
+uses the same seed and utterance draws for both. With few seeds the seed level is coarse (3 seeds
+give 10 distinct draws) and tends to understate the spread between runs.
 
-Only utterance resampling is done here; errors are 1-D arrays over utterances. Training-seed
-replicates would be a leading axis of these arrays, resampled as well (not implemented).
+The utterance draws depend only on ``seed`` and the number of utterances, and the seed-row draws,
+from a generator of their own, only on ``seed`` and the number of seeds: every call with the same
+seed on the same test set uses the same resamples (the intervals of two systems from
+:func:`bootstrap_rate` and their difference from :func:`paired_bootstrap` agree), and one seed row
+gives exactly the result of the 1-D arrays.
 """
 
 import json
+import os
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -77,17 +86,22 @@ def load_per_utt(score_dir: PathLike) -> Dict[str, Tuple[int, int, int, int]]:
     return out
 
 
-def _as_counts(name: str, values: Sequence, n: Optional[int] = None) -> np.ndarray:
+def _as_counts(name: str, values: Sequence, n: Optional[int] = None,
+               replicates: bool = False) -> np.ndarray:
+    """float64 counts, checked; with ``replicates`` a 1-D array becomes one seed row."""
     arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D over utterances, got shape {arr.shape} "
-                         "(a leading replicate axis is not supported)")
-    if n is not None and len(arr) != n:
-        raise ValueError(f"{name} has {len(arr)} utterances, expected {n} (same utterances, "
+    if arr.ndim != 1 and not (replicates and arr.ndim == 2):
+        shapes = "1-D (n_utts,) or 2-D (n_seeds, n_utts)" if replicates else "1-D over utterances"
+        raise ValueError(f"{name} must be {shapes}, got shape {arr.shape}")
+    if replicates and arr.shape[0] == 0 and arr.ndim == 2:
+        raise ValueError(f"{name} has no seed rows")
+    if n is not None and arr.shape[-1] != n:
+        raise ValueError(f"{name} has {arr.shape[-1]} utterances, expected {n} (same utterances, "
                          "same order for every array)")
-    if len(arr) and (not np.issubdtype(arr.dtype, np.number) or arr.min() < 0):
+    if arr.size and (not np.issubdtype(arr.dtype, np.number) or arr.min() < 0):
         raise ValueError(f"{name} must hold non-negative numbers")
-    return arr.astype(np.float64)
+    arr = arr.astype(np.float64)
+    return np.atleast_2d(arr) if replicates else arr
 
 
 def _check_options(n_utts: int, n_resamples: int, alpha: float) -> None:
@@ -125,6 +139,36 @@ def _rate(errors, lengths):
     return 100.0 * errors / np.maximum(lengths, 1)
 
 
+def _resampled_rates(systems: Sequence[np.ndarray], lengths: np.ndarray, n_resamples: int,
+                     seed: int) -> List[np.ndarray]:
+    """Two-level bootstrap of the rates of systems scored on the same utterances.
+
+    Args:
+        systems: (n_seeds, n_utts) errors of each system, the same n_seeds (row k: seed k).
+        lengths: (n_utts,) reference lengths.
+
+    Returns:
+        per system, (n_resamples,) rates; resample r uses the same drawn utterances and seed rows
+        for every system. One seed row: the utterance-only bootstrap, nothing else drawn.
+    """
+    n_seeds = systems[0].shape[0]
+    sums = _resampled_sums(np.concatenate([*systems, lengths[None]]).T, n_resamples, seed)
+    rates = [_rate(sums[:, i * n_seeds:(i + 1) * n_seeds], sums[:, -1:])  # (n_resamples, n_seeds)
+             for i in range(len(systems))]
+    if n_seeds == 1:
+        return [r[:, 0] for r in rates]
+    # A generator of its own, so the utterance draws are those of a one-seed call.
+    rows = np.random.default_rng([seed, 1]).integers(0, n_seeds, size=(n_resamples, n_seeds))
+    return [np.take_along_axis(r, rows, axis=1).mean(axis=1) for r in rates]
+
+
+def _seed_stats(errors: np.ndarray, lengths: np.ndarray) -> Tuple[float, np.ndarray, float]:
+    """(mean over seeds of the corpus rate, per-seed rates, their sample sd; 0 for one seed)."""
+    rates = _rate(errors.sum(axis=1), lengths.sum())
+    sd = float(np.std(rates, ddof=1)) if len(rates) > 1 else 0.0
+    return float(rates.mean()), rates, sd
+
+
 def _interval(values: np.ndarray, alpha: float) -> Tuple[float, float]:
     low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(low), float(high)
@@ -140,26 +184,34 @@ def bootstrap_rate(
     """Error rate of one system with a percentile bootstrap confidence interval.
 
     Args:
-        errors: (n_utts,) errors per utterance (S + D + I, words or characters).
+        errors: (n_utts,) errors per utterance (S + D + I, words or characters), or
+            (n_seeds, n_utts): one row per training seed, same utterances and order.
         lengths: (n_utts,) reference length per utterance, same unit and order.
-        n_resamples: bootstrap resamples of the utterances.
-        seed: random seed; same seed and number of utterances, same resamples.
+        n_resamples: bootstrap resamples of the utterances (and of the seed rows).
+        seed: random seed; same seed and array sizes, same resamples.
         alpha: 1 - confidence level (0.05: 95 % interval).
 
     Returns:
-        dict with ``rate`` (100 * sum(errors) / sum(lengths), %), ``ci_low``, ``ci_high`` (%),
-        ``n_utts``, ``n_resamples``, ``seed``, ``alpha``.
+        dict with ``rate`` (100 * sum(errors) / sum(lengths), %; for 2-D errors the mean over
+        seeds of that rate), ``ci_low``, ``ci_high`` (%), ``n_utts``, ``n_seeds``,
+        ``n_resamples``, ``seed``, ``alpha``; for 2-D errors also ``seed_rates`` (per seed row,
+        %) and ``sd_over_seeds`` (their sample standard deviation, 0 for one row).
 
     Raises:
-        ValueError: arrays not 1-D, of different length, negative, or empty; bad options.
+        ValueError: arrays of the wrong shape, of different length, negative, or empty; bad
+            options.
     """
-    e = _as_counts("errors", errors)
-    n = _as_counts("lengths", lengths, len(e))
-    _check_options(len(e), n_resamples, alpha)
-    sums = _resampled_sums(np.stack([e, n], axis=1), n_resamples, seed)
-    low, high = _interval(_rate(sums[:, 0], sums[:, 1]), alpha)
-    return {"rate": float(_rate(e.sum(), n.sum())), "ci_low": low, "ci_high": high,
-            "n_utts": len(e), "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
+    e = _as_counts("errors", errors, replicates=True)  # (n_seeds, n_utts)
+    n = _as_counts("lengths", lengths, e.shape[1])
+    _check_options(e.shape[1], n_resamples, alpha)
+    (rates,) = _resampled_rates([e], n, n_resamples, seed)
+    low, high = _interval(rates, alpha)
+    rate, seed_rates, sd = _seed_stats(e, n)
+    out = {"rate": rate, "ci_low": low, "ci_high": high, "n_utts": e.shape[1],
+           "n_seeds": e.shape[0], "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
+    if np.ndim(errors) == 2:
+        out.update(seed_rates=seed_rates.tolist(), sd_over_seeds=sd)
+    return out
 
 
 def paired_bootstrap(
@@ -172,34 +224,41 @@ def paired_bootstrap(
 ) -> Dict:
     """Paired bootstrap comparison of two systems scored on the same utterances.
 
-    Each resample draws the utterances once and computes both systems' rates on that draw
-    (Koehn 2004; Bisani & Ney 2004).
+    Each resample draws the utterances (and the seed rows) once and computes both systems' rates
+    on that draw (Koehn 2004; Bisani & Ney 2004).
 
     Args:
-        errors_a, errors_b: (n_utts,) errors per utterance of systems A and B, same order.
+        errors_a, errors_b: (n_utts,) errors per utterance of systems A and B, same order; or
+            (n_seeds, n_utts) each, row k of A paired with row k of B (the same training seed).
         lengths: (n_utts,) reference length per utterance (shared: same references).
         n_resamples, seed, alpha: as in :func:`bootstrap_rate`.
 
     Returns:
-        dict with ``rate_a``, ``rate_b`` (%), ``diff`` = rate_b - rate_a (percentage points,
-        negative: B makes fewer errors), ``ci_low``, ``ci_high`` (percentile interval of the
-        difference), ``p_value`` (two-sided: twice the share of resamples whose difference is
-        zero or has the opposite sign of ``diff``, capped at 1; 1 when ``diff`` is 0; 0 means
-        below 1 / n_resamples), ``significant`` (the interval excludes 0), ``a_ci_low``,
-        ``a_ci_high``, ``b_ci_low``, ``b_ci_high`` (each system's interval from the same
-        resamples), ``n_utts``, ``n_resamples``, ``seed``, ``alpha``.
+        dict with ``rate_a``, ``rate_b`` (%; means over seeds for 2-D errors), ``diff`` =
+        rate_b - rate_a (percentage points, negative: B makes fewer errors), ``ci_low``,
+        ``ci_high`` (percentile interval of the difference), ``p_value`` (two-sided: twice the
+        share of resamples whose difference is zero or has the opposite sign of ``diff``, capped
+        at 1; 1 when ``diff`` is 0; 0 means below 1 / n_resamples), ``significant`` (the interval
+        excludes 0), ``a_ci_low``, ``a_ci_high``, ``b_ci_low``, ``b_ci_high`` (each system's
+        interval from the same resamples), ``n_utts``, ``n_seeds``, ``n_resamples``, ``seed``,
+        ``alpha``; for 2-D errors also ``seed_rates_a``, ``seed_rates_b``, ``sd_over_seeds_a``
+        and ``sd_over_seeds_b`` (as in :func:`bootstrap_rate`).
 
     Raises:
-        ValueError: arrays not 1-D, of different length, negative, or empty; bad options.
+        ValueError: arrays of the wrong shape, of different length or number of seed rows,
+            negative, or empty; bad options.
     """
-    a = _as_counts("errors_a", errors_a)
-    b = _as_counts("errors_b", errors_b, len(a))
-    n = _as_counts("lengths", lengths, len(a))
-    _check_options(len(a), n_resamples, alpha)
-    sums = _resampled_sums(np.stack([a, b, n], axis=1), n_resamples, seed)
-    rates_a, rates_b = _rate(sums[:, 0], sums[:, 2]), _rate(sums[:, 1], sums[:, 2])
+    a = _as_counts("errors_a", errors_a, replicates=True)
+    b = _as_counts("errors_b", errors_b, a.shape[1], replicates=True)
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"errors_a has {a.shape[0]} seed rows but errors_b {b.shape[0]}; a paired "
+                         "comparison needs one row per training seed on both sides")
+    n = _as_counts("lengths", lengths, a.shape[1])
+    _check_options(a.shape[1], n_resamples, alpha)
+    rates_a, rates_b = _resampled_rates([a, b], n, n_resamples, seed)
     diffs = rates_b - rates_a
-    rate_a, rate_b = float(_rate(a.sum(), n.sum())), float(_rate(b.sum(), n.sum()))
+    rate_a, seed_rates_a, sd_a = _seed_stats(a, n)
+    rate_b, seed_rates_b, sd_b = _seed_stats(b, n)
     diff = rate_b - rate_a
     low, high = _interval(diffs, alpha)
     if diff == 0:
@@ -209,10 +268,15 @@ def paired_bootstrap(
         p_value = float(min(1.0, 2 * flipped))
     a_low, a_high = _interval(rates_a, alpha)
     b_low, b_high = _interval(rates_b, alpha)
-    return {"rate_a": rate_a, "rate_b": rate_b, "diff": diff, "ci_low": low, "ci_high": high,
-            "p_value": p_value, "significant": bool(low > 0 or high < 0),
-            "a_ci_low": a_low, "a_ci_high": a_high, "b_ci_low": b_low, "b_ci_high": b_high,
-            "n_utts": len(a), "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
+    out = {"rate_a": rate_a, "rate_b": rate_b, "diff": diff, "ci_low": low, "ci_high": high,
+           "p_value": p_value, "significant": bool(low > 0 or high < 0),
+           "a_ci_low": a_low, "a_ci_high": a_high, "b_ci_low": b_low, "b_ci_high": b_high,
+           "n_utts": a.shape[1], "n_seeds": a.shape[0], "n_resamples": n_resamples,
+           "seed": seed, "alpha": alpha}
+    if np.ndim(errors_a) == 2 or np.ndim(errors_b) == 2:
+        out.update(seed_rates_a=seed_rates_a.tolist(), seed_rates_b=seed_rates_b.tolist(),
+                   sd_over_seeds_a=sd_a, sd_over_seeds_b=sd_b)
+    return out
 
 
 def _normalize_mode(score_dir: Path) -> Optional[str]:
@@ -226,9 +290,76 @@ def _normalize_mode(score_dir: Path) -> Optional[str]:
                            "stage") from None
 
 
+def _check_metric(metric: str) -> None:
+    if metric not in METRIC_COLUMNS:
+        raise ValueError(f"unknown metric '{metric}'; choose one of {sorted(METRIC_COLUMNS)}")
+
+
+def load_counts(
+    score_dirs: Sequence[PathLike],
+    metric: str = "cer",
+    labels: Optional[Sequence[str]] = None,
+) -> Tuple[List[str], np.ndarray, np.ndarray]:
+    """Per-utterance counts of several scored decodes of one test set (systems or training
+    seeds), checked to be comparable utterance by utterance.
+
+    Args:
+        score_dirs: scoring output dirs (or ``per_utt.tsv`` files), at least one.
+        metric: ``"cer"`` or ``"wer"``.
+        labels: a short name per dir for messages (default: the dirs).
+
+    Returns:
+        ``utts`` (the first dir's file order), ``errors`` (n_dirs, n_utts) and ``lengths``
+        (n_utts,) in that order.
+
+    Raises:
+        ValueError: unknown metric, no dirs.
+        DataDirError: unreadable scores; a dir scores other utterances than the first (message
+            gives how many and the first ids), another reference length for an utterance, or
+            with another normalisation mode.
+    """
+    _check_metric(metric)
+    dirs = [Path(d) for d in score_dirs]
+    if not dirs:
+        raise ValueError("no score dirs given")
+    labels = list(labels) if labels is not None else [str(d) for d in dirs]
+    per = [load_per_utt(d) for d in dirs]
+    for d, label, p in zip(dirs[1:], labels[1:], per[1:]):
+        only_0, only_d = sorted(set(per[0]) - set(p)), sorted(set(p) - set(per[0]))
+        if only_0 or only_d:
+            raise DataDirError(
+                f"{dirs[0]} and {d} score different utterances: {len(only_0)} only in {labels[0]} "
+                f"(first: {only_0[:3]}), {len(only_d)} only in {label} (first: {only_d[:3]}); a "
+                "paired comparison or a mean over seeds needs every decode on the same test set"
+            )
+    modes = [(d, m) for d in dirs if d.is_dir() and (m := _normalize_mode(d)) is not None]
+    for d, m in modes[1:]:
+        if m != modes[0][1]:
+            raise DataDirError(f"{modes[0][0]} was scored with normalisation '{modes[0][1]}', {d} "
+                               f"with '{m}'; rescore one of them with the other's mode")
+    err_col, len_col = METRIC_COLUMNS[metric]
+    utts = list(per[0])
+    lengths = [per[0][u][len_col] for u in utts]
+    for d, p in zip(dirs[1:], per[1:]):
+        for u, n in zip(utts, lengths):
+            if p[u][len_col] != n:
+                raise DataDirError(
+                    f"utterance '{u}': reference length {n} in {dirs[0]} but {p[u][len_col]} in "
+                    f"{d} ({metric}); the two were scored against different references or "
+                    "normalisations"
+                )
+    return utts, np.array([[p[u][err_col] for u in utts] for p in per]), np.array(lengths)
+
+
+def _as_dirs(score_dirs) -> List[Path]:
+    if isinstance(score_dirs, (str, os.PathLike)):
+        return [Path(score_dirs)]
+    return [Path(d) for d in score_dirs]
+
+
 def compare_systems(
-    score_dir_a: PathLike,
-    score_dir_b: PathLike,
+    score_dir_a: Union[PathLike, Sequence[PathLike]],
+    score_dir_b: Union[PathLike, Sequence[PathLike]],
     metric: str = "cer",
     n_resamples: int = 1000,
     seed: int = 0,
@@ -237,46 +368,30 @@ def compare_systems(
     """Paired bootstrap of two scored decodes of the same test set (their ``per_utt.tsv``).
 
     Args:
-        score_dir_a, score_dir_b: scoring output dirs of systems A (baseline) and B.
+        score_dir_a, score_dir_b: scoring output dir of systems A (baseline) and B, or a list of
+            them per system, one per training seed, paired by position (same seed).
         metric: ``"cer"`` or ``"wer"``.
         n_resamples, seed, alpha: as in :func:`bootstrap_rate`.
 
     Returns:
-        a flat dict (one JSON/CSV row): ``a``, ``b`` (the dirs), ``metric`` and every key of
-        :func:`paired_bootstrap`.
+        a flat dict (one JSON/CSV row): ``a``, ``b`` (the dir, or the list of dirs when several
+        per side), ``metric`` and every key of :func:`paired_bootstrap` (1-D errors for one dir
+        per side, one row per dir otherwise).
 
     Raises:
-        ValueError: unknown metric.
-        DataDirError: unreadable scores; the two dirs score different utterances (message gives
-            how many and the first ids), different reference lengths for an utterance, or
-            different normalisation modes.
+        ValueError: unknown metric; no dirs, or not as many dirs for A as for B.
+        DataDirError: as :func:`load_counts` (every dir of both sides against the first of A).
     """
-    if metric not in METRIC_COLUMNS:
-        raise ValueError(f"unknown metric '{metric}'; choose one of {sorted(METRIC_COLUMNS)}")
-    dir_a, dir_b = Path(score_dir_a), Path(score_dir_b)
-    per_a, per_b = load_per_utt(dir_a), load_per_utt(dir_b)
-    only_a, only_b = sorted(set(per_a) - set(per_b)), sorted(set(per_b) - set(per_a))
-    if only_a or only_b:
-        raise DataDirError(
-            f"{dir_a} and {dir_b} score different utterances: {len(only_a)} only in A "
-            f"(first: {only_a[:3]}), {len(only_b)} only in B (first: {only_b[:3]}); a paired "
-            "comparison needs both systems decoded on the same test set"
-        )
-    if dir_a.is_dir() and dir_b.is_dir():
-        modes = _normalize_mode(dir_a), _normalize_mode(dir_b)
-        if None not in modes and modes[0] != modes[1]:
-            raise DataDirError(f"{dir_a} was scored with normalisation '{modes[0]}', {dir_b} "
-                               f"with '{modes[1]}'; rescore one of them with the other's mode")
-    err_col, len_col = METRIC_COLUMNS[metric]
-    utts = list(per_a)
-    lengths = [per_a[u][len_col] for u in utts]
-    for u, n in zip(utts, lengths):
-        if per_b[u][len_col] != n:
-            raise DataDirError(
-                f"utterance '{u}': reference length {n} in {dir_a} but {per_b[u][len_col]} in "
-                f"{dir_b} ({metric}); the two were scored against different references or "
-                "normalisations"
-            )
-    result = paired_bootstrap([per_a[u][err_col] for u in utts], [per_b[u][err_col] for u in utts],
-                              lengths, n_resamples=n_resamples, seed=seed, alpha=alpha)
-    return {"a": str(dir_a), "b": str(dir_b), "metric": metric, **result}
+    _check_metric(metric)
+    dirs_a, dirs_b = _as_dirs(score_dir_a), _as_dirs(score_dir_b)
+    if len(dirs_a) != len(dirs_b):
+        raise ValueError(f"{len(dirs_a)} score dirs for A but {len(dirs_b)} for B; give one per "
+                         "training seed on both sides, in the same seed order")
+    k = len(dirs_a)
+    labels = [side if k == 1 else f"{side}[{i}]" for side in "AB" for i in range(k)]
+    _, errors, lengths = load_counts(dirs_a + dirs_b, metric, labels)
+    a, b = (errors[0], errors[1]) if k == 1 else (errors[:k], errors[k:])
+    result = paired_bootstrap(a, b, lengths, n_resamples=n_resamples, seed=seed, alpha=alpha)
+    names = [str(d) for d in dirs_a], [str(d) for d in dirs_b]
+    return {"a": names[0][0] if k == 1 else names[0], "b": names[1][0] if k == 1 else names[1],
+            "metric": metric, **result}

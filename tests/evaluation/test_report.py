@@ -1,14 +1,17 @@
 """The report stage builds from a fixture exp/ alone: tables with intervals, the default pairs'
-significance, layer weights read from checkpoints, probe results, and the plots."""
+significance, layer weights read from checkpoints, probe results, and the plots; with several
+training seeds, one row per upstream and test set over the seeds."""
 
 import json
+import logging
 import random
+import shutil
 
 import pytest
 import torch
 
 from espnet_ext.errors import XlingError
-from espnet_ext.evaluation.report import default_pairs, write_report
+from espnet_ext.evaluation.report import default_pairs, group_seeds, write_report
 from espnet_ext.evaluation.scoring import score_files
 
 UPSTREAMS = {  # upstream -> chance that a reference word is replaced in its hypothesis
@@ -19,7 +22,11 @@ CONDITIONS = {"clean": 0.0, "snr10_babble": 0.1, "snr0_babble": 0.3}
 WORDS = "el gato negro come pan con la casa roja y verde".split()
 
 
-def build_exp(tmp_path, n_utts=60):
+def build_exp(tmp_path, n_utts=60, seeds=None):
+    """Scored decodes of every upstream, language and condition. ``seeds``: training seeds, each
+    scored with meta ``seed`` (as ``--meta seed=S``) in its own ASR dir (``_seed<S>`` after the
+    first, as xling.sh names them), each later seed replacing 10% more words; None: summaries
+    without a seed, as before seeds existed."""
     exp, data = tmp_path / "exp", tmp_path / "data"
     rng = random.Random(0)
     refs = {f"u{i:03d}": " ".join(rng.choice(WORDS) for _ in range(6)) for i in range(n_utts)}
@@ -30,19 +37,22 @@ def build_exp(tmp_path, n_utts=60):
             ref.parent.mkdir(parents=True, exist_ok=True)
             ref.write_text("".join(f"{u} {t}\n" for u, t in refs.items()), encoding="utf-8")
             for up, p in UPSTREAMS.items():
-                hyp_words = {u: [w if rng.random() > p + extra else "x" for w in t.split()]
-                             for u, t in refs.items()}
-                hyp = tmp_path / f"hyp_{up}_{test}"
-                hyp.write_text("".join(f"{u} {' '.join(w)}\n" for u, w in hyp_words.items()),
-                               encoding="utf-8")
-                asr = exp / f"asr_{up}_{lang}"
-                score_files(ref, hyp, lang, asr / "decode_ctc_greedy" / test / "score",
-                            {"upstream": up, "test_set": test, "condition": cond,
-                             "decode": "decode_ctc_greedy"})
-                state = {"encoder.w": torch.zeros(2)}
-                if up != "fbank":
-                    state["frontend.weights"] = torch.tensor([0.0, 1.0, 2.0])
-                torch.save(state, asr / "valid.acc.ave.pth")
+                for k, seed in enumerate(seeds or [None]):
+                    hyp_words = {u: [w if rng.random() > p + extra + 0.1 * k else "x"
+                                     for w in t.split()] for u, t in refs.items()}
+                    hyp = tmp_path / f"hyp_{up}_{test}_{seed}"
+                    hyp.write_text("".join(f"{u} {' '.join(w)}\n" for u, w in hyp_words.items()),
+                                   encoding="utf-8")
+                    asr = exp / (f"asr_{up}_{lang}" + (f"_seed{seed}" if k else ""))
+                    meta = {"upstream": up, "test_set": test, "condition": cond,
+                            "decode": "decode_ctc_greedy"}
+                    if seed is not None:
+                        meta["seed"] = str(seed)
+                    score_files(ref, hyp, lang, asr / "decode_ctc_greedy" / test / "score", meta)
+                    state = {"encoder.w": torch.zeros(2)}
+                    if up != "fbank":
+                        state["frontend.weights"] = torch.tensor([0.0, 1.0, 2.0 + k])
+                    torch.save(state, asr / "valid.acc.ave.pth")
     for up in ("fbank", "xling_apc_tiny_2h"):
         for lang in ("nl", "es"):
             d = exp / "probe" / up / lang
@@ -98,3 +108,79 @@ def test_report_refuses_unknown_pairs_and_missing_decode(tmp_path):
         write_report(exp, tmp_path / "r", compare=[("fbank", "nope")], n_resamples=10)
     with pytest.raises(XlingError, match="decode_beam"):
         write_report(exp, tmp_path / "r", decode="decode_beam", n_resamples=10)
+
+
+def test_report_over_seeds_gives_mean_spread_and_paired_seeds(tmp_path):
+    exp = build_exp(tmp_path, n_utts=30, seeds=(1, 2, 3))
+    out = tmp_path / "results"
+    md = write_report(exp, out, n_resamples=200, seed=1).read_text()
+
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == len(UPSTREAMS) * 2 * len(CONDITIONS)  # one row over the seeds
+    r = next(r for r in rows
+             if r["upstream"] == "xling_joint_tiny_2h" and r["test_set"] == "test_es")
+    assert r["n_seeds"] == 3 and r["seeds"] == "1 2 3"
+    cers = [json.loads((exp / d / "summary.json").read_text())["cer"]
+            for d in r["exp_dir"].split()]
+    assert r["exp_dir"].split()[1].startswith("asr_xling_joint_tiny_2h_es_seed2/")
+    assert r["cer"] == pytest.approx(sum(cers) / 3, abs=0.01)
+    assert r["cer_sd"] == pytest.approx(float(torch.tensor(cers).std()), abs=0.02)
+    assert r["cer_sd"] > 3  # each seed replaces 10% more words
+    assert r["cer_lo"] <= r["cer"] <= r["cer_hi"] and r["wer_lo"] <= r["wer"] <= r["wer_hi"]
+    assert (out / "results.csv").read_text().splitlines()[0].endswith(
+        "exp_dir,n_seeds,seeds,cer_sd,wer_sd,cer_lo,cer_hi,wer_lo,wer_hi")
+
+    sig = json.loads((out / "significance.json").read_text())
+    joint = next(s for s in sig if s["system"] == "xling_joint_tiny_2h" and s["language"] == "es"
+                 and s["condition"] == "clean" and s["metric"] == "wer"
+                 and s["baseline"] == "xling_joint_tiny_twin_2h")
+    assert joint["seeds"] == "1 2 3" and joint["n_seeds"] == 3
+    assert joint["diff"] < -30 and joint["significant"]
+    assert f" | {r['cer']:.1f} ± {r['cer_sd']:.1f} (3 seeds) [{r['cer_lo']:.1f}, " in md
+    assert "over seeds and test utterances together" in md
+
+    weights = json.loads((out / "layer_weights.json").read_text())
+    assert len(weights) == 4 * 2 * 3 and {w["seed"] for w in weights} == {"1", "2", "3"}
+    assert (out / "layer_weights.png").stat().st_size > 1000
+
+
+def test_pairs_trained_with_different_seeds_are_skipped_with_a_warning(tmp_path, caplog):
+    exp = build_exp(tmp_path, n_utts=5, seeds=(1, 2, 3))
+    shutil.rmtree(exp / "asr_xling_joint_tiny_twin_2h_es_seed3")
+    with caplog.at_level(logging.WARNING):
+        out = write_report(exp, tmp_path / "r", n_resamples=10).parent
+    assert "not compared: 'xling_joint_tiny_twin_2h' (seeds 1 2) and 'xling_joint_tiny_2h' " \
+           "(seeds 1 2 3) on es, clean" in caplog.text
+    sig = json.loads((out / "significance.json").read_text())
+    twin = {(s["language"], s["condition"]) for s in sig
+            if s["baseline"] == "xling_joint_tiny_twin_2h"}
+    assert ("cs", "clean") in twin and ("es", "clean") not in twin
+
+
+def test_one_recorded_seed_gives_the_report_without_seeds(tmp_path):
+    plain, seeded = (write_report(build_exp(tmp_path / name, n_utts=10, seeds=seeds),
+                                  tmp_path / name / "r", n_resamples=50).parent
+                     for name, seeds in (("plain", None), ("seeded", (1,))))
+    for name in ("results.csv", "results.json", "significance.csv", "significance.json",
+                 "layer_weights.json"):
+        assert (seeded / name).read_text() == (plain / name).read_text()
+
+    def without_date(d):
+        return [line for line in (d / "RESULTS.md").read_text().splitlines()
+                if not line.startswith("- generated")]
+
+    assert without_date(seeded) == without_date(plain)
+
+
+def test_group_seeds_refuses_a_seed_twice_or_results_without_seed():
+    row = {"upstream": "fbank", "language": "es", "test_set": "test_es", "condition": "clean",
+           "decode": "d"}
+    rows = [dict(row, seed=s, exp_dir=f"asr_{i}/score") for i, s in enumerate(["1", "2", "2"])]
+    with pytest.raises(XlingError, match=r"'fbank', es, test_es: several results of seed\(s\) "
+                                         r"\['2'\].*asr_2/score"):
+        group_seeds(rows)
+    rows[2]["seed"] = ""
+    with pytest.raises(XlingError, match="without a recorded seed"):
+        group_seeds(rows)
+    assert [len(g) for g in group_seeds(rows[:2])] == [2]
+    assert group_seeds([dict(row, seed="", exp_dir="x")]) == [[dict(row, exp_dir="x")]]

@@ -1,5 +1,5 @@
 """Bootstrap intervals and the paired test: coverage on simulated systems with known error rates,
-edge cases, per_utt.tsv reading and the compare_systems CLI."""
+training-seed replicates, edge cases, per_utt.tsv reading and the compare_systems CLI."""
 
 import json
 import sys
@@ -80,6 +80,64 @@ def test_bad_arrays_raise():
         bootstrap_rate([-1], [3])
 
 
+def _simulate_seeds(rng, n_seeds, n_utts, rate_a, rate_b, seed_sd):
+    """(n_seeds, n_utts) errors of two systems whose training runs differ: each seed row's error
+    probability is the system's rate plus a seed offset of sd ``seed_sd``, so the true mean
+    difference over seeds is rate_b - rate_a."""
+    lengths = rng.integers(5, 26, size=n_utts)
+    p_a = np.clip(rate_a + rng.normal(0, seed_sd, n_seeds), 0.01, 0.99)[:, None]
+    p_b = np.clip(rate_b + rng.normal(0, seed_sd, n_seeds), 0.01, 0.99)[:, None]
+    return rng.binomial(lengths, p_a), rng.binomial(lengths, p_b), lengths
+
+
+def test_one_seed_row_gives_the_utterance_bootstrap_exactly():
+    a, b, lengths = _simulate(np.random.default_rng(8), 300, 0.2, 0.18)
+    one = bootstrap_rate(a, lengths, 300, seed=3)
+    rows = bootstrap_rate(a[None], lengths, 300, seed=3)
+    assert {k: rows[k] for k in one} == one and one["n_seeds"] == 1
+    assert rows["seed_rates"] == [one["rate"]] and rows["sd_over_seeds"] == 0.0
+    pair = paired_bootstrap(a, b, lengths, 300, seed=3)
+    pair_rows = paired_bootstrap([a], [b], lengths, 300, seed=3)
+    assert {k: pair_rows[k] for k in pair} == pair
+    assert pair_rows["seed_rates_b"] == [pair["rate_b"]] and pair_rows["sd_over_seeds_a"] == 0.0
+
+
+def test_seed_level_widens_the_interval_and_covers_the_mean_difference():
+    rng = np.random.default_rng(2025)
+    hits = hits_utts_only = 0
+    n_datasets = 150
+    for i in range(n_datasets):
+        a, b, lengths = _simulate_seeds(rng, 8, 200, 0.20, 0.17, seed_sd=0.02)
+        r = paired_bootstrap(a, b, lengths, n_resamples=400, seed=i)
+        # the same mean rates, resampling the utterances only
+        u = paired_bootstrap(a.mean(axis=0), b.mean(axis=0), lengths, n_resamples=400, seed=i)
+        assert r["diff"] == pytest.approx(u["diff"])
+        assert r["ci_high"] - r["ci_low"] > u["ci_high"] - u["ci_low"]
+        hits += r["ci_low"] <= -3.0 <= r["ci_high"]
+        hits_utts_only += u["ci_low"] <= -3.0 <= u["ci_high"]
+    assert 0.88 <= hits / n_datasets <= 0.99
+    assert hits_utts_only / n_datasets < 0.75  # seed variation ignored: far too narrow
+
+
+def test_paired_seeds_pair_rows_and_share_draws():
+    rng = np.random.default_rng(9)
+    a, b, lengths = _simulate_seeds(rng, 3, 400, 0.20, 0.20, seed_sd=0.05)
+    b = np.minimum(lengths, a + rng.binomial(lengths, 0.03))  # B = A's seed run plus errors
+    r = paired_bootstrap(a, b, lengths, n_resamples=300, seed=4)
+    rates_a = 100 * a.sum(axis=1) / lengths.sum()
+    assert r["n_seeds"] == 3 and r["seed_rates_a"] == pytest.approx(rates_a.tolist())
+    assert r["rate_a"] == pytest.approx(rates_a.mean())
+    assert r["sd_over_seeds_a"] == pytest.approx(np.std(rates_a, ddof=1))
+    one = bootstrap_rate(a, lengths, n_resamples=300, seed=4)
+    assert (one["ci_low"], one["ci_high"]) == (r["a_ci_low"], r["a_ci_high"])
+    # the seed offsets are shared row by row, so they cancel out of the paired difference
+    assert r["significant"] and r["ci_high"] - r["ci_low"] < (r["a_ci_high"] - r["a_ci_low"]) / 3
+    with pytest.raises(ValueError, match="errors_a has 3 seed rows but errors_b 2"):
+        paired_bootstrap(a, b[:2], lengths)
+    with pytest.raises(ValueError, match="lengths must be 1-D"):
+        bootstrap_rate(a, np.stack([lengths] * 3))
+
+
 def _score(tmp_path, name, ref_lines, hyp_lines, normalize="default"):
     ref, hyp = tmp_path / f"{name}.ref", tmp_path / f"{name}.hyp"
     ref.write_text("".join(f"{line}\n" for line in ref_lines), encoding="utf-8")
@@ -122,6 +180,22 @@ def test_compare_systems_different_references_or_modes_raise(tmp_path):
         compare_systems(a, c)
 
 
+def test_compare_systems_over_seed_dirs(tmp_path):
+    hyps_a = [f"u{i:02d} el pato negro come" for i in range(30)]
+    seeds_a = [_score(tmp_path, f"a{s}", REFS, hyps_a[:10 * s] + REFS[10 * s:]) for s in (1, 2)]
+    seeds_b = [_score(tmp_path, f"b{s}", REFS, REFS) for s in (1, 2)]
+    row = compare_systems(seeds_a, seeds_b, metric="wer", n_resamples=200, seed=1)
+    assert row["n_seeds"] == 2 and row["a"] == [str(d) for d in seeds_a]
+    assert row["seed_rates_a"] == pytest.approx([40 / 3, 80 / 3])
+    assert row["rate_a"] == pytest.approx(20.0) and row["sd_over_seeds_b"] == 0.0
+    other = _score(tmp_path, "other", REFS[:29], REFS[:29])
+    with pytest.raises(DataDirError,
+                       match=r"1 only in A\[0\] \(first: \['u29'\]\), 0 only in B\[1\]"):
+        compare_systems(seeds_a, [seeds_b[0], other])
+    with pytest.raises(ValueError, match="2 score dirs for A but 1 for B"):
+        compare_systems(seeds_a, seeds_b[:1])
+
+
 def test_load_per_utt_malformed_row_names_file_and_line(tmp_path):
     a = _score(tmp_path, "a", REFS[:3], REFS[:3])
     assert load_per_utt(a)["u01"] == (0, 5, 0, 26)
@@ -147,3 +221,8 @@ def test_cli_prints_one_line_and_writes_json(tmp_path, monkeypatch, capsys):
     assert len(printed) == 1 and printed[0].startswith("WER A 40.00")
     assert printed[0].endswith(": significant")
     assert json.loads(out.read_text())["diff"] == pytest.approx(-40.0)
+    b2 = _score(tmp_path, "b2", REFS, REFS)
+    monkeypatch.setattr(sys, "argv", ["compare_systems", "--a", str(a), str(a), "--b", str(b),
+                                      str(b2), "--n_resamples", "100"])
+    compare_cli.main()
+    assert "30 utts x 2 seeds" in capsys.readouterr().out

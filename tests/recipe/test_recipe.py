@@ -310,6 +310,38 @@ def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
     assert bad.returncode == 2 and "is not CODE=KIND:PATH" in bad.stdout + bad.stderr
 
 
+@pytest.mark.slow
+@needs_corpora
+def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run, tmp_path):
+    """--seeds "1 2": APC pre-training and the fbank and APC downstreams once per seed (seed 1,
+    the --seed, keeps the plain names; seed 2 gets _seed2); the report averages over seeds."""
+    proc = subprocess.run(
+        ["./run.sh", "--fast", "true", "--stage", "3", "--languages", "es", "--seeds", "1 2",
+         "--pretrain_configs", "conf/pretrain/apc_fast.yaml:0.02", "--degrade_config", "",
+         "--probe_languages", "es", "--datadir", str(fast_run / "data"),
+         "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
+        cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exp = tmp_path / "exp"
+    for run in ("pretrain_apc_fast_0.02h", "asr_fbank_es", "asr_xling_apc_fast_0.02h_es"):
+        assert (exp / run / ".done").exists() and (exp / f"{run}_seed2" / ".done").exists()
+        assert "--seed 2 " in (exp / f"{run}_seed2" / "train.log").read_text()
+    assert (exp / "upstreams" / "xling_apc_fast_0.02h_seed2.pt").exists()
+    # different seeds, different models
+    assert (exp / "asr_fbank_es" / "valid.acc.ave.pth").read_bytes() != \
+        (exp / "asr_fbank_es_seed2" / "valid.acc.ave.pth").read_bytes()
+    rows = json.loads((exp / "results" / "results.json").read_text())
+    assert sorted((r["upstream"], r["seeds"], r["n_seeds"]) for r in rows) == [
+        ("fbank", "1 2", 2), ("xling_apc_fast_0.02h", "1 2", 2)]
+    assert all(r["cer_sd"] >= 0 and r["cer_lo"] <= r["cer"] <= r["cer_hi"] for r in rows)
+    sig = json.loads((exp / "results" / "significance.json").read_text())
+    assert {(s["baseline"], s["system"], s["seeds"]) for s in sig} == {
+        ("fbank", "xling_apc_fast_0.02h", "1 2")}
+    # the probe runs on the first seed's models only
+    assert sorted(p.name for p in (exp / "probe").iterdir() if not p.name.startswith("synth")) \
+        == ["fbank", "xling_apc_fast_0.02h"]
+
+
 def test_unknown_option_is_rejected():
     proc = subprocess.run(["./xling.sh", "--no_such_option", "1"], cwd=RECIPE,
                           capture_output=True, text=True)

@@ -17,6 +17,8 @@
 #   9  linear phone-separability probe of every upstream, per layer, on --probe_languages
 #  10  report: ${expdir}/results/RESULTS.md (tables with bootstrap CIs, significance of upstream
 #      pairs), CSV/JSON of every number and PNG plots (python -m espnet_ext.bin.make_report)
+# With --seeds "1 2 3", stages 3-8 run once per training seed (the probe of stage 9 uses the
+# first seed's models); stage 10 reports mean and spread over the seeds.
 # An upstream is a name in conf/upstream/ (fbank = ESPnet's default frontend; any s3prl
 # upstream with a local checkpoint) or one pre-trained by stages 3-4 (xling_<config>_<hours>h).
 # The downstream config is the same for all of them: only the input changes
@@ -47,7 +49,12 @@ train_jobs=1            # pre-training / ASR training runs at once (stages 3 and
                         # gets nproc/train_jobs threads (2 jobs of 1 thread beat 1 job of 2 threads)
 gpu_inference=false
 python=python3
-seed=1                  # one seed for every stage
+seed=1                  # seed of data selection, noise, probes and bootstrap, and the main
+                        # training seed (exp dir names without a _seed suffix)
+seeds=""                # training seeds, e.g. "1 2 3": pre-training and downstream ASR (then
+                        # decoding and scoring) once per seed, dirs of seeds other than --seed
+                        # suffixed _seed<S>; the report gives mean, spread over seeds and
+                        # intervals over seeds and utterances together. "" = --seed only
 
 # Data
 languages="nl cs es fr it ru"   # evaluation languages: ${datadir}/{train,dev,test}_<lang>
@@ -116,6 +123,13 @@ log "$0 $*"
 . ./cmd.sh
 
 [ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
+[ -n "${seeds}" ] || seeds=${seed}
+for _s in ${seed} ${seeds}; do
+    [[ "${_s}" =~ ^[0-9]+$ ]] || { log "Error: --seed/--seeds value '${_s}' is not a non-negative integer"; exit 2; }
+done
+first_seed=${seeds%% *}
+# Dir-name suffix of a training seed: none for --seed (a single-seed run names nothing).
+seed_suffix() { [ "${1}" = "${seed}" ] || echo "_seed${1}"; }
 for _entry in ${lang_data}; do
     [[ "${_entry}" =~ ^[a-z][a-z0-9_-]*=[a-z_]+:.+$ ]] || {
         log "Error: --lang_data entry '${_entry}' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)"; exit 2; }
@@ -149,24 +163,26 @@ train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_h
 # xling_<config>[_twin]_<h>h. A joint text-audio config also gets its audio-only twin (same
 # config and data, every text loss weight 0) when --pretrain_twins true.
 is_joint_config() { grep -Eq '^model:[[:space:]]*joint[[:space:]]*$' "${1}"; }
-pretrain_tag_of() { echo "$(basename "${1}" .yaml)$([ "${3:-}" = twin ] && echo _twin)_${2}h"; }
+pretrain_tag_of() { echo "$(basename "${1}" .yaml)$([ "${3:-}" = twin ] && echo _twin)_${2}h$(seed_suffix "${4}")"; }
 pretrain_data_of() {
     if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
     else echo "${datadir}/${pretrain_set}_${1}h"; fi
 }
-# One "CONFIG HOURS VARIANT" line per pre-training run (VARIANT: main or twin).
+# One "CONFIG HOURS VARIANT SEED" line per pre-training run (VARIANT: main or twin).
 pretrain_runs() {
-    local _entry _cfg _hours _h
+    local _entry _cfg _hours _h _s
+    for _s in ${seeds}; do
     for _entry in ${pretrain_configs}; do
         _cfg=${_entry%%:*}
         _hours=${pretrain_hours}
         [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
         for _h in ${_hours//,/ }; do
-            echo "${_cfg} ${_h} main"
+            echo "${_cfg} ${_h} main ${_s}"
             if [ "${pretrain_twins}" = true ] && is_joint_config "${_cfg}"; then
-                echo "${_cfg} ${_h} twin"
+                echo "${_cfg} ${_h} twin ${_s}"
             fi
         done
+    done
     done
 }
 for _entry in ${pretrain_configs}; do
@@ -175,9 +191,17 @@ done
 mapfile -t _pretrain_runs < <(pretrain_runs)
 pretrained_upstreams=""
 _any_joint=false
+# One "UPSTREAM SEED" line per downstream training per language (stages 6-8): every upstream
+# with every seed, a pre-trained one with the model of its own seed.
+_asr_runs=()
+for _s in ${seeds}; do for upstream in ${upstreams}; do _asr_runs+=("${upstream} ${_s}"); done; done
+probe_upstreams=${upstreams}
 for _run in "${_pretrain_runs[@]}"; do
-    read -r _cfg _h _variant <<< "${_run}"
-    pretrained_upstreams+=" ${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}").yaml"
+    read -r _cfg _h _variant _s <<< "${_run}"
+    _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}").yaml
+    pretrained_upstreams+=" ${_yaml}"
+    _asr_runs+=("${_yaml} ${_s}")
+    [ "${_s}" = "${first_seed}" ] && probe_upstreams+=" ${_yaml}"
     is_joint_config "${_cfg}" && _any_joint=true
 done
 all_upstreams="${upstreams}${pretrained_upstreams}"
@@ -298,9 +322,11 @@ pool_wait() {
     [ "${_failed}" -eq 0 ] || { log "Error: ${_failed} training job(s) failed (their errors are above)"; exit 1; }
 }
 
-# launch_train EXP_DIR JOB_NAME CMD...: ESPnet's launcher (CPU, --ngpu, multi-node), resumable.
+# launch_train EXP_DIR JOB_NAME SEED CMD...: ESPnet's launcher (CPU, --ngpu, multi-node), resumable.
 launch_train() {
-    local _exp=$1 _name=$2; shift 2
+    local _exp=$1 _name=$2 _seed=$3; shift 3
+    local _resume=true
+    [ "${force}" = true ] && _resume=false  # --force retrains from scratch
     mkdir -p "${_exp}"
     ${python} -m espnet2.bin.launch \
         --cmd "${cuda_cmd} --name ${_name}" \
@@ -309,15 +335,15 @@ launch_train() {
         --num_nodes "${num_nodes}" \
         --init_file_prefix "${_exp}/.dist_init_" \
         --multiprocessing_distributed true -- \
-        "$@" --resume true --seed "${seed}" --output_dir "${_exp}" \
+        "$@" --resume "${_resume}" --seed "${_seed}" --output_dir "${_exp}" \
         || { log "Error: training failed; see ${_exp}/train.log"; exit 1; }
 }
 
-# pretrain_one "CONFIG HOURS VARIANT": one pre-training run (stage 3), skipped when done.
+# pretrain_one "CONFIG HOURS VARIANT SEED": one pre-training run (stage 3), skipped when done.
 pretrain_one() {
-    local _cfg _h _variant _tag _pt_exp _train _dev _stats _split _d
-    read -r _cfg _h _variant <<< "${1}"
-    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
+    local _cfg _h _variant _s _tag _pt_exp _train _dev _stats _split _d
+    read -r _cfg _h _variant _s <<< "${1}"
+    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
     _pt_exp=${expdir}/pretrain_${_tag}
     _train=$(pretrain_data_of "${_h}")
     _dev=${datadir}/${pretrain_valid_set}
@@ -353,7 +379,7 @@ pretrain_one() {
     fi
     log "Stage 3: pre-training ${_cfg} on ${_train} -> ${_pt_exp}"
     # shellcheck disable=SC2086
-    launch_train "${_pt_exp}" "pretrain_${_tag}" \
+    launch_train "${_pt_exp}" "pretrain_${_tag}" "${_s}" \
         ${python} -m espnet_ext.bin.pretrain_train "${_data_opts[@]}" \
             --train_shape_file "${_stats}/train/speech_shape" \
             --valid_shape_file "${_stats}/valid/speech_shape" \
@@ -379,8 +405,8 @@ fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
     for _run in "${_pretrain_runs[@]}"; do
-        read -r _cfg _h _variant <<< "${_run}"
-        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}")
+        read -r _cfg _h _variant _s <<< "${_run}"
+        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
         _pt_exp=${expdir}/pretrain_${_tag}
         _name=xling_${_tag}
         _out=${expdir}/upstreams/${_name}
@@ -393,7 +419,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
         ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
             --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
             --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
-            --info "pretrain_config=${_cfg}" --info "variant=${_variant}"
+            --info "pretrain_config=${_cfg}" --info "variant=${_variant}" --info "seed=${_s}"
     done
 fi
 
@@ -420,16 +446,20 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     done
 fi
 
-asr_exp_of() { echo "${expdir}/asr_$(upstream_tag "${1}")_${2}${_cap}${asr_tag:+_${asr_tag}}"; }
+# The upstream's tag without its seed suffix: names rows, so that seeds of one upstream group.
+base_tag_of() { local _t; _t=$(upstream_tag "${1}"); echo "${_t%"$(seed_suffix "${2}")"}"; }
+# asr_exp_of UPSTREAM LANG SEED
+asr_exp_of() { echo "${expdir}/asr_$(base_tag_of "${1}" "${3}")_${2}${_cap}${asr_tag:+_${asr_tag}}$(seed_suffix "${3}")"; }
 
-# asr_train_one UPSTREAM LANG: collect stats and train one downstream ASR (stage 6), skipped when done.
+# asr_train_one UPSTREAM LANG SEED: collect stats and train one downstream ASR (stage 6), skipped
+# when done.
 asr_train_one() {
-    local upstream=$1 lang=$2 _train _dev _tdir _asr_exp _stats _in_opts _s
+    local upstream=$1 lang=$2 _seed=$3 _train _dev _tdir _asr_exp _stats _in_opts _s
     local _tok_opts _data_opts _norm_opts
     _train=$(train_set_of "${lang}")
     _dev=${datadir}/dev_${lang}
     _tdir=$(token_dir "${lang}")
-    _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}")
     _stats=${_asr_exp}/stats
     _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
     [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
@@ -468,7 +498,7 @@ asr_train_one() {
         _norm_opts+=(--normalize_conf "stats_file=${_stats}/train/feats_stats.npz")
     log "Stage 6: ASR training (${upstream}, ${lang}): ${_train} -> ${_asr_exp}"
     # shellcheck disable=SC2086
-    launch_train "${_asr_exp}" "asr_$(upstream_tag "${upstream}")_${lang}" \
+    launch_train "${_asr_exp}" "$(basename "${_asr_exp}")" "${_seed}" \
         ${python} -m espnet_ext.bin.asr_train \
             --use_preprocessor true \
             "${_tok_opts[@]}" "${_data_opts[@]}" \
@@ -484,21 +514,22 @@ asr_train_one() {
 }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
-    for upstream in ${all_upstreams}; do
+    for _run in "${_asr_runs[@]}"; do
+        read -r upstream _s <<< "${_run}"
         for lang in ${languages}; do
-            pooled asr_train_one "${upstream}" "${lang}"
+            pooled asr_train_one "${upstream}" "${lang}" "${_s}"
         done
     done
     pool_wait
 fi
 
-# decode_lang UPSTREAM LANG: decode every test set of LANG (clean and each condition) not yet
+# decode_lang UPSTREAM LANG SEED: decode every test set of LANG (clean and each condition) not yet
 # decoded with the ASR of (UPSTREAM, LANG) (stage 7). One asr_inference process per job decodes
 # all of them in turn (--sets_file): ESPnet's import costs more than a small test set's decoding.
 decode_lang() {
-    local upstream=$1 lang=$2 _asr_exp _decode_dir _todo=() _test_name _test _dir _logdir _nj
+    local upstream=$1 lang=$2 _seed=$3 _asr_exp _decode_dir _todo=() _test_name _test _dir _logdir _nj
     local _in_opts i
-    _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}")
     _decode_dir=${_asr_exp}/${inference_tag}
     for _test_name in $(test_sets_of "${lang}"); do
         if done_already "${_decode_dir}/${_test_name}/.done"; then
@@ -554,19 +585,21 @@ decode_lang() {
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     # Decoding jobs share the --train_jobs pool (each is ${inference_nj} single-thread processes).
-    for upstream in ${all_upstreams}; do
+    for _run in "${_asr_runs[@]}"; do
+        read -r upstream _s <<< "${_run}"
         for lang in ${languages}; do
-            pooled decode_lang "${upstream}" "${lang}"
+            pooled decode_lang "${upstream}" "${lang}" "${_s}"
         done
     done
     pool_wait
 fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
-    for upstream in ${all_upstreams}; do
+    for _run in "${_asr_runs[@]}"; do
+    read -r upstream _s <<< "${_run}"
     for lang in ${languages}; do
     for _test in $(test_sets_of "${lang}"); do
-        _asr_exp=$(asr_exp_of "${upstream}" "${lang}")
+        _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_s}")
         _dir=${_asr_exp}/${inference_tag}/${_test}
         _condition=${_test#test_"${lang}"}; _condition=${_condition#_}
         if done_already "${_dir}/score/.done"; then
@@ -577,7 +610,8 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         ${python} -m espnet_ext.bin.score --ref "${datadir}/${_test}/text" \
             --hyp "${_dir}/text" --lang "${lang}" --out_dir "${_dir}/score" \
             --normalize "${score_normalize}" \
-            --meta "upstream=$(upstream_tag "${upstream}")${asr_tag:+_${asr_tag}}" \
+            --meta "upstream=$(base_tag_of "${upstream}" "${_s}")${asr_tag:+_${asr_tag}}" \
+            --meta "seed=${_s}" \
             --meta "test_set=${_test}" \
             --meta "condition=${_condition:-clean}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
@@ -594,8 +628,8 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ];
     for lang in ${probe_languages}; do
         [ -f "${datadir}/test_${lang}/text" ] || {
             log "Error: ${datadir}/test_${lang}/text missing: the probe reads its sentences"; exit 2; }
-        for upstream in ${all_upstreams}; do
-            _out=${expdir}/probe/$(upstream_tag "${upstream}")/${lang}
+        for upstream in ${probe_upstreams}; do
+            _out=${expdir}/probe/$(base_tag_of "${upstream}" "${first_seed}")/${lang}
             log "Stage 9: phone probe (${upstream}, ${lang}): ${datadir}/test_${lang}/text -> ${_out}"
             ${python} -m espnet_ext.bin.phone_probe --upstream "${upstream}" --lang "${lang}" \
                 --text "${datadir}/test_${lang}/text" --num_utts "${probe_num_utts}" \
