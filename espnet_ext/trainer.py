@@ -15,7 +15,7 @@ import torch
 from espnet2.train.reporter import Reporter
 from espnet2.train.trainer import Trainer
 
-from espnet_ext.fileio import atomic_torch_saves
+from espnet_ext.fileio import atomic_open, atomic_torch_saves
 
 
 class CrashSafeTrainer(Trainer):
@@ -44,6 +44,6 @@ class CrashSafeTrainer(Trainer):
         epoch = reporter.get_epoch()
         epoch_model = checkpoint.parent / f"{epoch}epoch.pth"
         if epoch > 0 and not epoch_model.exists():
-            with atomic_torch_saves():
-                torch.save(model.state_dict(), epoch_model)
+            with atomic_open(epoch_model, "wb") as f:
+                torch.save(model.state_dict(), f)
             logging.warning(f"restored {epoch_model} from {checkpoint.name} (its save was killed)")
