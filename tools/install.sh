@@ -42,6 +42,16 @@ stamp="$VENV/.installed-$(cat setup.py tools/constraints.txt | sha256sum | cut -
 if [ -f "$stamp" ]; then
     exit 0
 fi
+# The venv is about 7.5 GiB (torch's PyPI wheel brings its CUDA runtime even for CPU use) and pip
+# unpacks wheels beside it: say so up front rather than die mid-install with ENOSPC.
+min_free_gib=${MIN_FREE_GIB:-9}
+free_gib=$(df -Pk tools | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "$free_gib" -lt "$min_free_gib" ]; then
+    echo "install.sh: only ${free_gib} GiB free on the file system of $(pwd)/tools; the Python" \
+         "environment needs about ${min_free_gib} GiB. Free some space (old exp/ or dump/ dirs," \
+         "pip's cache) and rerun, or set MIN_FREE_GIB=0 to try anyway." >&2
+    exit 2
+fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # pip >= 26 fails on a direct-URL requirement in espnet's dependency tree: stay below it.
 "$VENV/bin/python" -m pip install -q "pip==23.2.1"
