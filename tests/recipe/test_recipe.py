@@ -13,7 +13,7 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 import pytest
 
@@ -142,8 +142,10 @@ def stage_seconds(log: str) -> Dict[int, float]:
             for s, n in zip(order, order[1:] + [None])}
 
 
-def run_until_killed(cmd: List[str], log: Path, stage: int, delay: float) -> bool:
-    """Run ``cmd``; ``delay`` s after its first "Stage N:" line, kill -9 its whole process group.
+def run_until_killed(cmd: List[str], log: Path, stage: int, delay: float,
+                     kill_when: Optional[Callable[[], bool]] = None) -> bool:
+    """Run ``cmd``; ``delay`` s after its first "Stage N:" line, or as soon as ``kill_when()``
+    holds, kill -9 its whole process group.
 
     Returns False if the command finished first (it must then have succeeded).
     """
@@ -159,7 +161,8 @@ def run_until_killed(cmd: List[str], log: Path, stage: int, delay: float) -> boo
                 f.seek(offset)
                 if f"Stage {stage}:".encode() in f.read():
                     started = time.time()
-        elif time.time() - started >= delay:
+        if (started is not None and time.time() - started >= delay) or (
+                kill_when is not None and kill_when()):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return True
@@ -191,9 +194,19 @@ def test_second_run_killed_in_every_stage_ends_byte_identical(fast_run, tmp_path
     log = tmp_path / "log.txt"
     base = ["./run.sh", "--fast", "true", "--languages", LANGS, "--datadir", str(tmp_path / "data"),
             "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")]
+    # Where the time-based kills land depends on the machine's load (on an idle one both can
+    # fall in collect-stats), so the training stages are also killed right after the first epoch's
+    # checkpoint: the finishing command must then resume a training, whatever the timing.
+    checkpoints = {3: "pretrain_*/checkpoint.pth", 6: "asr_*/checkpoint.pth"}
     kills = 0
     for stage, seconds in durations.items():
         cmd = base + ["--stage", str(stage), "--stop_stage", str(stage)]
+        if stage in checkpoints:
+            pattern = checkpoints[stage]
+            assert run_until_killed(cmd, log, stage, float("inf"),
+                                    lambda: any((tmp_path / "exp").glob(pattern))), \
+                f"stage {stage} ended before any training wrote a checkpoint"
+            kills += 1
         for fraction in (1 / 3, 2 / 3):
             kills += run_until_killed(cmd, log, stage, max(0.5, fraction * seconds))
         assert not run_until_killed(cmd, log, stage, float("inf"))  # the same command finishes
