@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, TextIO, Union
 
+from espnet_ext.faults import fail_point
+
 PathLike = Union[str, Path]
 
 
@@ -62,6 +64,7 @@ def atomic_torch_saves() -> Iterator[None]:
             return original(obj, f, *args, **kwargs)
         with atomic_open(f, "wb") as tmp:
             original(obj, tmp, *args, **kwargs)
+            fail_point(f"saving_{Path(f).name}")
 
     torch.save = save
     try:

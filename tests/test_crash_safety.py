@@ -1,12 +1,16 @@
 """Kill -9 and full-disk safety of the pieces every stage writes through.
 
-Atomic ``torch.save`` (ESPnet's trainer saves in place), the trainer's repairing resume, and
-the CLIs' full-disk exit. Recipe-level kill tests (a kill at several points of each stage, then
-the same command again) are in tests/recipe/test_recipe.py.
+Atomic ``torch.save`` (ESPnet's trainer saves in place), the trainer's repairing resume, the
+CLIs' full-disk exit, and the named failure points the recipe-level crash tests use (a crash in
+each stage, then the same command again: tests/recipe/test_recipe.py).
 """
 
 import errno
 import logging
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,6 +19,7 @@ from espnet2.train.reporter import Reporter
 from espnet_ext.bin import exit_on_full_disk, run_main
 from espnet_ext.fileio import atomic_torch_saves
 from espnet_ext.trainer import CrashSafeTrainer
+from tests.conftest import REPO_ROOT
 
 
 def test_atomic_torch_save_keeps_the_old_file_when_a_save_dies(tmp_path, monkeypatch):
@@ -104,3 +109,36 @@ def test_full_disk_exits_2_with_what_to_do(caplog):
     assert "/exp/feats/x.ark" in caplog.text and "rerun the same command" in caplog.text
     with pytest.raises(PermissionError), exit_on_full_disk():  # other OS errors are not hidden
         raise PermissionError(errno.EACCES, "Permission denied")
+
+
+SAVE_THEN_SAY = """
+import sys, torch
+from espnet_ext.fileio import atomic_torch_saves
+with atomic_torch_saves():
+    torch.save({"a": 1}, sys.argv[1] + "/checkpoint.pth")
+    torch.save({"b": 2}, sys.argv[1] + "/1epoch.pth")
+print("finished")
+"""
+
+
+@pytest.mark.parametrize("fail_at, stage, dies", [
+    ("6:saving_1epoch.pth", "6", True),  # the named point of this stage: killed there
+    ("3:saving_1epoch.pth", "6", False),  # the same point of another stage: no effect
+    ("", "6", False),
+])
+def test_fail_point_kills_the_process_group_exactly_there(tmp_path, fail_at, stage, dies):
+    proc = subprocess.run(
+        [sys.executable, "-c", SAVE_THEN_SAY, str(tmp_path)], capture_output=True, text=True,
+        start_new_session=True,  # its own process group: the kill must not reach pytest
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "XLING_FAIL_AT": fail_at,
+             "XLING_STAGE": stage})
+    if dies:
+        assert proc.returncode == -signal.SIGKILL and "finished" not in proc.stdout
+        assert f"injected failure at {fail_at}" in proc.stderr
+        # killed mid-save as under kill -9: the first save done, the second only a temporary file
+        assert torch.load(tmp_path / "checkpoint.pth") == {"a": 1}
+        assert not (tmp_path / "1epoch.pth").exists()
+        assert [p.name for p in tmp_path.glob(".1epoch.pth.*.tmp")]
+    else:
+        assert proc.returncode == 0 and "finished" in proc.stdout, proc.stderr
+        assert (tmp_path / "1epoch.pth").exists() and not list(tmp_path.glob(".*.tmp"))

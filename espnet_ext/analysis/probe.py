@@ -47,6 +47,7 @@ from espnet_ext.analysis.phone_alignment import (
     read_probe_set,
 )
 from espnet_ext.errors import ConfigError, DataDirError
+from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -495,6 +496,7 @@ def phone_probe(
                 lang, best["layer"], best["accuracy"], best["chance"], best["num_classes"],
                 time.time() - start)
     atomic_write_text(result_file, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    fail_point("probe_result")
     atomic_write_text(done, json.dumps(inputs, indent=1, sort_keys=True) + "\n")
     return result_file
 

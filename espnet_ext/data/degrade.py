@@ -51,6 +51,7 @@ from espnet_ext.data.audio import TARGET_SR, read_audio, to_mono_16k, write_wav_
 from espnet_ext.data.kaldi import language_of, read_kaldi_map, write_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, DataDirError
+from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_open, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -757,6 +758,7 @@ def make_degraded_set(cond: Condition, data_dir: PathLike, out_dir: PathLike,
         if (data_dir / name).is_file():  # byte copies: the source already passed validation
             with atomic_open(out_dir / name, "wb") as f:
                 f.write((data_dir / name).read_bytes())
+    fail_point("degraded_wavs")
     # wav.scp after the rest: with the WAVs all there, it marks a complete data dir.
     write_kaldi_map(out_dir / "wav.scp", {u: out for u, _, out in jobs})
     validate_data_dir(out_dir)

@@ -38,6 +38,7 @@ from espnet_ext.errors import XlingError
 from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
 from espnet_ext.evaluation.significance import bootstrap_rate, compare_systems, load_counts
+from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -533,6 +534,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
          "accuracy": x["accuracy"], "chance": p["chance"], "num_classes": p["num_classes"]}
         for p in probes for x in p["layers"]]))
+    fail_point("report_tables")
     plots = plot_snr(results, out_dir)
     plots += [p for p in (plot_amounts(results, out_dir), plot_layer_weights(weights, out_dir),
                           plot_probes(probes, out_dir)) if p is not None]

@@ -32,6 +32,7 @@ import numpy as np
 from espnet_ext.data.audio import read_audio
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, DataDirError
+from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.versioning import FEATURE_CACHE, check, stamp
 
@@ -341,6 +342,7 @@ def extract_features(
         }
         atomic_write_text(tmp / "cache.json", json.dumps(info, indent=2) + "\n")
         atomic_write_text(tmp / ".done", "")
+        fail_point("feature_cache")
         if cache_dir.exists():
             shutil.rmtree(cache_dir)
         os.replace(tmp, cache_dir)

@@ -14,6 +14,7 @@ from typing import Dict, Optional
 import yaml
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_open, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
     out_ckpt.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out_ckpt, "wb") as f:
         torch.save(state, f)
+    fail_point("export")
     config = {"upstream": entry, "path": str(out_ckpt.resolve()), "layers": layers,
               "frozen": True,
               "published": f"pre-trained by this recipe ({args.model}, {exp_dir})"}
