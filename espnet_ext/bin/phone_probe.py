@@ -1,10 +1,11 @@
-"""Linear phone-separability probe of every layer of one upstream, on one language.
+"""Linear phone-separability probe of every layer of one or more upstreams, on one language.
 
 Synthesises ``--num_utts`` sentences of ``--text`` with espeak-ng (exact phone timings; cached
 in ``--synth_dir``, which several upstreams can share), runs the upstream over them, trains a
 multinomial logistic regression per layer on 70% of the utterances and scores it on the rest.
 Writes ``<out_dir>/probe.json`` and then ``<out_dir>/.done``; a rerun with the same inputs does
-nothing. See ``espnet_ext/analysis/probe.py`` for the method.
+nothing. Several ``--upstream U --out_dir D`` pairs probe each upstream in turn in one process
+(the imports cost more than a small probe). See ``espnet_ext/analysis/probe.py`` for the method.
 
 Example::
 
@@ -23,11 +24,13 @@ def get_parser() -> argparse.ArgumentParser:
     d = ProbeOptions()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--upstream", required=True,
-                        help="conf/upstream name (e.g. fbank, wav2vec2_base) or upstream YAML")
+    parser.add_argument("--upstream", required=True, action="append",
+                        help="conf/upstream name (e.g. fbank, wav2vec2_base) or upstream YAML "
+                             "(repeatable, one --out_dir each)")
     parser.add_argument("--lang", required=True, help="ISO 639-1 code of the sentences")
     parser.add_argument("--text", required=True, help="Kaldi text file (utt transcript)")
-    parser.add_argument("--out_dir", required=True, help="where probe.json goes")
+    parser.add_argument("--out_dir", required=True, action="append",
+                        help="where probe.json goes (one per --upstream, in the same order)")
     parser.add_argument("--num_utts", type=int, default=60,
                         help="sentences to synthesise (first after a seeded shuffle)")
     parser.add_argument("--voice", action="append", default=None,
@@ -53,15 +56,20 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    args = get_parser().parse_args()
+    parser = get_parser()
+    args = parser.parse_args()
+    if len(args.upstream) != len(args.out_dir):
+        parser.error(f"{len(args.upstream)} --upstream but {len(args.out_dir)} --out_dir: give "
+                     "one --out_dir per --upstream")
     voices = [v for arg in (args.voice or []) for v in arg.split(",") if v] or None
     options = ProbeOptions(seed=args.seed, train_fraction=args.train_fraction,
                            min_count=args.min_count, silence=args.silence, C=args.C,
                            max_iter=args.max_iter, device=args.device)
-    result = phone_probe(args.upstream, args.lang, args.text, args.out_dir,
-                         num_utts=args.num_utts, voices=voices, synth_dir=args.synth_dir,
-                         options=options, force=args.force)
-    print(result, flush=True)
+    for upstream, out_dir in zip(args.upstream, args.out_dir):
+        result = phone_probe(upstream, args.lang, args.text, out_dir, num_utts=args.num_utts,
+                             voices=voices, synth_dir=args.synth_dir, options=options,
+                             force=args.force)
+        print(result, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Print, one per line, the ESPnet arguments that feed an upstream into asr_train/asr_inference.
 
   upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --train D --valid D
-  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --test D
+  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --test D1 [--test D2 ...]
+
+With several --test, the two lines of each test set follow in the order given (one process for
+all the test sets of a decoding job: each process pays the imports).
 """
 
 import argparse
@@ -22,7 +25,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument("--train", help="training data dir")
     parser.add_argument("--valid", help="validation data dir")
-    parser.add_argument("--test", help="data dir to decode")
+    parser.add_argument("--test", action="append", default=[],
+                        help="data dir to decode (repeatable)")
     args = parser.parse_args()
     if not args.test and not (args.train and args.valid):
         parser.error("give --train and --valid, or --test")
@@ -30,7 +34,8 @@ def main() -> None:
     with contextlib.redirect_stdout(sys.stderr):
         cfg = load_upstream_config(args.upstream)
         if args.test:
-            out = decode_args(cfg, args.test, args.cache_root, args.dtype)
+            out = [line for test in args.test
+                   for line in decode_args(cfg, test, args.cache_root, args.dtype)]
         else:
             out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype)
     print("\n".join(out))

@@ -172,14 +172,24 @@ def test_cli_writes_probe_json_per_layer_and_rerun_skips(tmp_path, text_file, ca
     conf = tmp_path / "tiny_apc.yaml"
     conf.write_text(yaml.safe_dump({"upstream": "apc_local", "path": str(ckpt)}))
     out, synth = tmp_path / "probe" / "tiny_apc" / "nl", tmp_path / "synth_nl"
+    fb_out = tmp_path / "probe" / "fbank" / "nl"
+    # two upstreams in one process, each with its own --out_dir
     args = ["--upstream", str(conf), "--lang", "nl", "--text", str(text_file),
             "--num_utts", "6", "--out_dir", str(out), "--synth_dir", str(synth),
-            "--seed", "1", "--voice", "nl", "--min_count", "3"]
+            "--seed", "1", "--voice", "nl", "--min_count", "3",
+            "--upstream", "fbank", "--out_dir", str(fb_out)]
     # In-process (a subprocess would import s3prl a second time, ~12 s).
     monkeypatch.setattr(sys, "argv", ["phone_probe", *args])
     cli.main()
     result = out / "probe.json"
-    assert capsys.readouterr().out.strip().endswith(str(result))
+    # the result files, last on stdout in --upstream order (imports may print before them)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-2:] == [str(result), str(fb_out / "probe.json")]
+    assert json.loads((fb_out / "probe.json").read_text(encoding="utf-8"))["upstream"] == "fbank"
+    monkeypatch.setattr(sys, "argv", ["phone_probe", *args[:-2]])  # an --upstream without --out_dir
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 2 and "one --out_dir per --upstream" in capsys.readouterr().err
     r = json.loads(result.read_text(encoding="utf-8"))
     assert r["upstream"] == "tiny_apc" and r["lang"] == "nl" and r["num_utts"] == 6
     assert r["train_utts"] + r["test_utts"] == 6

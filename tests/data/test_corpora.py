@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -355,6 +356,79 @@ def test_prepare_offline_corpus_end_to_end_and_rerun(offline_kwargs, tmp_path):
     assert json.loads(marker.read_text())["options"]["seed"] == 4
     assert sum(validate_data_dir(data / f"{s}_es").num_utts
                for s in ("train", "dev", "test")) == 4
+
+
+def _tree(root: Path) -> dict:
+    """Every file under ``root`` but the marker: relative path -> bytes."""
+    return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*"))
+            if f.is_file() and f.name != DONE_MARKER}
+
+
+def test_prepare_offline_corpus_is_incremental_per_language(offline_kwargs, tmp_path):
+    data = tmp_path / "recipe/data"
+    kwargs = {**offline_kwargs, "languages": ("nl", "es")}
+    at_once = prepare_offline_corpus(**kwargs)
+    expected = _tree(data)
+    summary = json.loads((data / "summary.json").read_text(encoding="utf-8"))
+    assert summary["options"]["languages"] == ["nl", "es"]  # SOURCES order
+    assert [r["set"] for r in summary["sets"]] == [f"{s}_{l}" for l in ("nl", "es")
+                                                   for s in ("train", "dev", "test")]
+    shutil.rmtree(data)
+
+    # "es" alone builds only es; "nl" afterwards adds nl: the same bytes as both at once.
+    es = prepare_offline_corpus(**{**kwargs, "languages": ("es",)})
+    assert sorted(es) == ["dev_es", "test_es", "train_es"]
+    assert not list(data.glob("*_nl")) and not (data / "local/fillets_nl").exists()
+    assert "_nl" not in (data / "summary.md").read_text(encoding="utf-8")
+    es_stamps = {f: f.stat().st_mtime_ns for f in data.rglob("*")
+                 if f.is_file() and f.parent.name.endswith("_es")}
+    assert len(es_stamps) > 20  # data dirs, source dir and WAVs
+    assert prepare_offline_corpus(**{**kwargs, "languages": ("nl",)}) == {
+        k: v for k, v in at_once.items() if k.endswith("_nl")}
+    assert _tree(data) == expected
+    assert {f: f.stat().st_mtime_ns for f in es_stamps} == es_stamps  # es was not rebuilt
+    marker = json.loads((data / DONE_MARKER).read_text(encoding="utf-8"))
+    assert list(marker["languages"]) == ["nl", "es"]
+
+    # Only built languages asked for (in any order): nothing is rewritten.
+    stamps = {f: f.stat().st_mtime_ns for f in data.rglob("*") if f.is_file()}
+    assert prepare_offline_corpus(**{**kwargs, "languages": ("es", "nl")}) == at_once
+    assert prepare_offline_corpus(**{**kwargs, "languages": ("es",)}) == es
+    assert {f: f.stat().st_mtime_ns for f in data.rglob("*") if f.is_file()} == stamps
+
+
+def test_prepare_offline_corpus_other_shared_options_raise(offline_kwargs, tmp_path):
+    data = tmp_path / "recipe/data"
+    prepare_offline_corpus(**{**offline_kwargs, "languages": ("es",)})
+    # A new language does not excuse other shared options; nothing is built for it.
+    for other in ({"seed": 4}, {"max_utts_per_lang": 4}, {"dev_ratio": 0.3}):
+        key = next(iter(other))
+        with pytest.raises(ConfigError, match=rf"other options.*{key}.*force"):
+            prepare_offline_corpus(**{**offline_kwargs, "languages": ("nl",), **other})
+    assert not list(data.glob("*_nl"))
+    # force rebuilds the requested languages and records only them.
+    prepare_offline_corpus(**{**offline_kwargs, "languages": ("nl",), "seed": 4, "force": True})
+    marker = json.loads((data / DONE_MARKER).read_text(encoding="utf-8"))
+    assert marker["options"]["seed"] == 4 and list(marker["languages"]) == ["nl"]
+    summary = json.loads((data / "summary.json").read_text(encoding="utf-8"))
+    assert {r["language"] for r in summary["sets"]} == {"nl"}
+
+
+def test_prepare_offline_corpus_old_marker_format(offline_kwargs, tmp_path):
+    data = tmp_path / "recipe/data"
+    kwargs = {**offline_kwargs, "languages": ("es",)}
+    prepare_offline_corpus(**kwargs)
+    marker = data / DONE_MARKER
+    new = json.loads(marker.read_text(encoding="utf-8"))
+    # Version 1 recorded every option, the language list included, and no per-language rows.
+    v1 = {"version": 1, "languages": ["nl", "es"],
+          **{k: v for k, v in new["options"].items() if k != "version"}}
+    marker.write_text(json.dumps({"options": v1, "outputs": []}))
+    prepare_offline_corpus(**kwargs)  # same shared options: a clean rebuild of "es"
+    assert json.loads(marker.read_text(encoding="utf-8")) == new
+    marker.write_text(json.dumps({"options": {**v1, "seed": 4}, "outputs": []}))
+    with pytest.raises(ConfigError, match=r"other options.*seed.*force"):
+        prepare_offline_corpus(**kwargs)
 
 
 def test_prepare_offline_corpus_refuses_foreign_data_dir(offline_kwargs, tmp_path):

@@ -181,7 +181,7 @@ def results_files(root: Path) -> Dict[str, bytes]:
             for f in files if f.is_file()}
 
 
-@pytest.mark.slow
+@pytest.mark.full
 @pytest.mark.timeout(3600)
 @needs_corpora
 def test_second_run_killed_in_every_stage_ends_byte_identical(fast_run, tmp_path):
@@ -221,21 +221,69 @@ def test_second_run_killed_in_every_stage_ends_byte_identical(fast_run, tmp_path
         p.read_text() for p in (tmp_path / "exp").glob("*/train.log"))
 
 
+# One failure point per stage (espnet_ext/faults.py lists them all), each where the stage has
+# written part of its outputs but not their .done marker. Stage 6 gets a real kill -9 instead.
+FAIL_POINTS = {1: "degraded_wavs", 2: "token_list", 3: "saving_1epoch.pth", 4: "export",
+               5: "feature_cache", 7: "decoded", 8: "scored", 9: "probe_result",
+               10: "report_tables"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@needs_corpora
+def test_second_run_crashed_in_every_stage_ends_byte_identical(fast_run, tmp_path):
+    """The quick recipe again, in a new place, one stage at a time: each stage dies abruptly at a
+    named failure point (XLING_FAIL_AT: the whole process group gets SIGKILL, as under kill -9),
+    and stage 6 is killed -9 from outside right after a training's first checkpoint; then the same
+    command finishes the stage. Every results file equals the first run's byte for byte: reruns
+    are exact, and a crash neither corrupts an output nor changes a number."""
+    log = tmp_path / "log.txt"
+    base = ["./run.sh", "--fast", "true", "--languages", LANGS, "--datadir", str(tmp_path / "data"),
+            "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for stage in range(1, 11):
+        cmd = base + ["--stage", str(stage), "--stop_stage", str(stage)]
+        if stage == 6:
+            assert run_until_killed(cmd, log, stage, float("inf"),
+                                    lambda: any((tmp_path / "exp").glob("asr_*/checkpoint.pth"))), \
+                "stage 6 ended before any training wrote a checkpoint"
+        else:
+            point = f"{stage}:{FAIL_POINTS[stage]}"
+            crashed = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True,
+                                     env={**env, "XLING_FAIL_AT": point}, start_new_session=True)
+            log.open("a").write(crashed.stdout + crashed.stderr)
+            # steps run through run.pl or ESPnet's launcher print into their own logs
+            said = crashed.stderr + "".join(p.read_text(errors="replace")
+                                            for p in tmp_path.glob("*/**/*.log"))
+            assert crashed.returncode == -signal.SIGKILL and f"injected failure at {point}" in said, \
+                f"failure point {point} was not reached: " + crashed.stderr[-3000:]
+        finished = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
+        log.open("a").write(finished.stdout + finished.stderr)
+        assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+
+    first, second = results_files(fast_run), results_files(tmp_path)
+    assert len(first) > 100 and sorted(first) == sorted(second)
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, f"{len(differ)} results files differ, e.g. {differ[:5]}"
+    # the crashed trainings continued from their checkpoints (no finished epoch was trained twice)
+    for runs in ("pretrain_*", "asr_*"):
+        assert "The training was resumed" in "".join(
+            p.read_text() for p in (tmp_path / "exp").glob(f"{runs}/train.log")), runs
+
+
 @pytest.mark.slow
 @needs_corpora
 def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
-    """fbank's neighbours: apc, tera, cpc, wav2vec2 and hubert (tiny checkpoints in their real
-    formats) from the feature cache, wav2vec2 fine-tuned through ESPnet's s3prl frontend, all
-    scored next to fbank; a changed checkpoint gets a new cache instead of the stale one."""
-    from tests.upstream.fixtures import build_apc, build_cpc, build_hubert, build_tera, build_wav2vec2
+    """Off-the-shelf upstreams through the shipped configs (tiny checkpoints in their real
+    formats): apc frozen from the feature cache, wav2vec2 fine-tuned through ESPnet's s3prl
+    frontend, both scored; a changed checkpoint gets a new cache instead of the stale one. (Each
+    family's own contract, frozen and fine-tuned, is checked in tests/upstream.)"""
+    from tests.upstream.fixtures import build_apc, build_wav2vec2
 
     ckpts = tmp_path / "ckpts"
-    (ckpts / "tera_logMelBase_T_F_M_AdamW_b32_1m_960hr_drop1").mkdir(parents=True)
+    ckpts.mkdir()
     build_apc(ckpts / "apc_360hr.ckpt")
-    build_tera(ckpts / "tera_logMelBase_T_F_M_AdamW_b32_1m_960hr_drop1" / "states-1000000.ckpt")
-    build_cpc(ckpts / "60k_epoch4-d0f474de.pt")
     build_wav2vec2(ckpts / "wav2vec_small.pt")
-    build_hubert(ckpts / "hubert_base_ls960.pt")
     fine_tuned = tmp_path / "wav2vec2_ft.yaml"
     fine_tuned.write_text("upstream: wav2vec2_local\npath: ${XLING_CKPT_DIR}/wav2vec_small.pt\n"
                           "frozen: false\n")
@@ -249,10 +297,9 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return proc
 
-    run("--stage", "5", "--upstreams", f"apc tera cpc wav2vec2_base hubert_base {fine_tuned}")
+    run("--stage", "5", "--upstreams", f"apc {fine_tuned}")
     rows = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
-    assert {r["upstream"] for r in rows} == {"apc", "tera", "cpc", "wav2vec2_base", "hubert_base",
-                                             "wav2vec2_ft"}
+    assert {r["upstream"] for r in rows} == {"apc", "wav2vec2_ft"}
     assert all(r["language"] == "es" and r["num_utts"] > 0 for r in rows)
     # a fine-tuned upstream runs on the waveform: no cache
     assert not list((tmp_path / "dump" / "feats").glob("wav2vec2_ft/*/feats.scp"))
@@ -327,7 +374,20 @@ def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
 @needs_corpora
 def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run, tmp_path):
     """--seeds "1 2": APC pre-training and the fbank and APC downstreams once per seed (seed 1,
-    the --seed, keeps the plain names; seed 2 gets _seed2); the report averages over seeds."""
+    the --seed, keeps the plain names; seed 2 gets _seed2); the report averages over seeds.
+    Seed 1's runs are the quick run's (copied, so the shared run stays as it is): only seed 2
+    trains."""
+    exp, dump = tmp_path / "exp", tmp_path / "dump"
+    seed1 = ["pretrain_apc_fast_0.02h", "asr_fbank_es", "asr_xling_apc_fast_0.02h_es",
+             "probe/synth_es", "probe/fbank/es", "probe/xling_apc_fast_0.02h/es"]
+    for name in seed1:
+        shutil.copytree(fast_run / "exp" / name, exp / name, symlinks=True)
+    (exp / "upstreams").mkdir()
+    for f in (fast_run / "exp" / "upstreams").glob("xling_apc_fast_0.02h.*"):
+        shutil.copy2(f, exp / "upstreams")
+    shutil.copytree(fast_run / "dump" / "feats" / "xling_apc_fast_0.02h",
+                    dump / "feats" / "xling_apc_fast_0.02h", symlinks=True)
+    trained = {run: (exp / run / "valid.acc.ave.pth").read_bytes() for run in seed1[1:3]}
     proc = subprocess.run(
         ["./run.sh", "--fast", "true", "--stage", "3", "--languages", "es", "--seeds", "1 2",
          "--pretrain_configs", "conf/pretrain/apc_fast.yaml:0.02", "--degrade_config", "",
@@ -335,7 +395,10 @@ def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run,
          "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    exp = tmp_path / "exp"
+    out = proc.stdout + proc.stderr
+    assert f"{exp}/pretrain_apc_fast_0.02h is trained, skipping" in out
+    assert f"{exp}/asr_fbank_es is trained, skipping" in out
+    assert trained == {run: (exp / run / "valid.acc.ave.pth").read_bytes() for run in trained}
     for run in ("pretrain_apc_fast_0.02h", "asr_fbank_es", "asr_xling_apc_fast_0.02h_es"):
         assert (exp / run / ".done").exists() and (exp / f"{run}_seed2" / ".done").exists()
         assert "--seed 2 " in (exp / f"{run}_seed2" / "train.log").read_text()

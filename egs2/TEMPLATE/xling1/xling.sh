@@ -36,6 +36,13 @@ log() {
     echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
 }
 min() { echo $(( $1 < $2 ? $1 : $2 )); }
+# fail_point NAME: the shell twin of espnet_ext/faults.py (crash tests only): with
+# XLING_FAIL_AT=<stage>:NAME, the whole recipe dies here as under kill -9.
+fail_point() {
+    [ "${XLING_FAIL_AT:-}" = "${XLING_STAGE:-}:${1}" ] || return 0
+    echo "xling: injected failure at ${XLING_FAIL_AT} (pid $$)" >&2
+    kill -9 0
+}
 
 # General
 stage=1
@@ -130,6 +137,15 @@ done
 first_seed=${seeds%% *}
 # Dir-name suffix of a training seed: none for --seed (a single-seed run names nothing).
 seed_suffix() { [ "${1}" = "${seed}" ] || echo "_seed${1}"; }
+# The languages local/data.sh builds: the evaluation and probe languages that --lang_data does not
+# give, and the pre-training language (its pool, validation set and text).
+_lang_data_codes=" "
+for _entry in ${lang_data}; do _lang_data_codes+="${_entry%%=*} "; done
+local_languages=""
+for lang in ${pretrain_lang} ${languages} ${probe_languages}; do
+    [[ "${_lang_data_codes}" == *" ${lang} "* || " ${local_languages} " == *" ${lang} "* ]] \
+        || local_languages+="${local_languages:+ }${lang}"
+done
 for _entry in ${lang_data}; do
     [[ "${_entry}" =~ ^[a-z][a-z0-9_-]*=[a-z_]+:.+$ ]] || {
         log "Error: --lang_data entry '${_entry}' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)"; exit 2; }
@@ -208,10 +224,11 @@ all_upstreams="${upstreams}${pretrained_upstreams}"
 phone_token_list=${datadir}/token_list/${pretrain_lang}_phones_${phone_mode}/tokens.txt
 
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
-    log "Stage 1: data preparation: local/data.sh ${local_data_opts} -> ${datadir}"
+    export XLING_STAGE=1
+    log "Stage 1: data preparation (${local_languages}): local/data.sh ${local_data_opts} -> ${datadir}"
     # local/data.sh is idempotent itself (its preparers keep .done markers with their options).
     # shellcheck disable=SC2086
-    local/data.sh --datadir "${datadir}" ${local_data_opts}
+    local/data.sh --datadir "${datadir}" --languages "${local_languages}" ${local_data_opts}
     for _entry in ${lang_data}; do
         _code=${_entry%%=*}; _kind=${_entry#*=}; _kind=${_kind%%:*}; _path=${_entry#*:}
         log "Stage 1: ${_kind} data of '${_code}': ${_path} -> ${datadir}/{train,dev,test}_${_code}"
@@ -247,6 +264,7 @@ _cap=${train_max_hours:+_max${train_max_hours}h}
 token_dir() { echo "${datadir}/token_list/${1}${_cap}_${token_type}"; }
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+    export XLING_STAGE=2
     for lang in ${languages}; do
         _tdir=$(token_dir "${lang}")
         if done_already "${_tdir}/.done"; then
@@ -258,6 +276,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
         validate --no_audio "${_train}"
         ${python} -m espnet_ext.bin.make_token_list --text "${_train}/text" \
             --out_dir "${_tdir}" --token_type "${token_type}" --nbpe "${nbpe}"
+        fail_point token_list
         touch "${_tdir}/.done"
     done
     if [ "${_any_joint}" = true ]; then
@@ -281,7 +300,9 @@ run_collect_stats() {
     local _stats=$1 _train=$2 _valid=$3; shift 3
     local _logdir=${_stats}/logdir _nj _inputs="" i
     mkdir -p "${_logdir}"
-    _nj=$(min "${nj}" "$(wc -l < "${_train}/wav.scp")")
+    # A job per 200 utterances at most: each pays ESPnet's import (~10 s), more than the
+    # statistics of a small set take.
+    _nj=$(min "${nj}" $(( ($(wc -l < "${_train}/wav.scp") + 199) / 200 )))
     ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" \
         "${_train}/wav.scp" "${_logdir}/train" "${_valid}/wav.scp" "${_logdir}/valid"
     OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
@@ -351,7 +372,6 @@ pretrain_one() {
         log "Stage 3: ${_pt_exp} is trained, skipping"
         return 0
     fi
-    validate "${_train}" "${_dev}"
     local _data_opts=(
         --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
         --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
@@ -390,6 +410,7 @@ pretrain_one() {
 }
 
 if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+    export XLING_STAGE=3
     # Nested amounts first (one writer per subset dir, even when runs share an amount).
     for _h in $(for _run in "${_pretrain_runs[@]}"; do echo "${_run}" | cut -d' ' -f2; done | sort -u); do
         [ "${_h}" = all ] && continue
@@ -397,6 +418,13 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
             "${datadir}/${pretrain_set}" "$(pretrain_data_of "${_h}")"
     done
+    # Every pool amount and the validation set, checked once for all runs.
+    _dirs=("${datadir}/${pretrain_valid_set}")
+    for _run in "${_pretrain_runs[@]}"; do
+        _d=$(pretrain_data_of "$(echo "${_run}" | cut -d' ' -f2)")
+        [[ " ${_dirs[*]} " == *" ${_d} "* ]] || _dirs+=("${_d}")
+    done
+    [ ${#_pretrain_runs[@]} -eq 0 ] || validate "${_dirs[@]}"
     for _run in "${_pretrain_runs[@]}"; do
         pooled pretrain_one "${_run}"
     done
@@ -404,6 +432,7 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
 fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
+    export XLING_STAGE=4
     for _run in "${_pretrain_runs[@]}"; do
         read -r _cfg _h _variant _s <<< "${_run}"
         _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
@@ -424,6 +453,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+    export XLING_STAGE=5
     # Frozen upstreams run on a GPU when the recipe has one (stage 5 is otherwise the slowest
     # CPU step of a real-size run).
     _extract_device=cpu; _extract_cmd=${train_cmd}
@@ -467,7 +497,6 @@ asr_train_one() {
         log "Stage 6: ${_asr_exp} is trained, skipping"
         return 0
     fi
-    validate "${_train}" "${_dev}"
     [ -f "${_tdir}/tokens.txt" ] || { log "Error: ${_tdir}/tokens.txt missing: run stage 2"; exit 2; }
     # Input side of this upstream (frontend, speech data, its fold length), then the text.
     mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
@@ -490,6 +519,7 @@ asr_train_one() {
         for _s in train valid; do
             mv "${_stats}/${_s}/text_shape" "${_stats}/${_s}/text_shape.${token_type}"
         done
+        fail_point collect_stats
         touch "${_stats}/.done"
     fi
 
@@ -514,6 +544,10 @@ asr_train_one() {
 }
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+    export XLING_STAGE=6
+    _dirs=()
+    for lang in ${languages}; do _dirs+=("$(train_set_of "${lang}")" "${datadir}/dev_${lang}"); done
+    [ ${#_dirs[@]} -eq 0 ] || validate "${_dirs[@]}"
     for _run in "${_asr_runs[@]}"; do
         read -r upstream _s <<< "${_run}"
         for lang in ${languages}; do
@@ -528,7 +562,7 @@ fi
 # all of them in turn (--sets_file): ESPnet's import costs more than a small test set's decoding.
 decode_lang() {
     local upstream=$1 lang=$2 _seed=$3 _asr_exp _decode_dir _todo=() _test_name _test _dir _logdir _nj
-    local _in_opts i
+    local _in_opts _input i j
     _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}")
     _decode_dir=${_asr_exp}/${inference_tag}
     for _test_name in $(test_sets_of "${lang}"); do
@@ -547,18 +581,20 @@ decode_lang() {
     done
     mkdir -p "${_decode_dir}/logdir"
     rm -f "${_decode_dir}"/logdir/sets.*
-    validate "${_todo[@]/#/${datadir}/}"
-    for _test_name in "${_todo[@]}"; do
-        _test=${datadir}/${_test_name}
-        _logdir=${_decode_dir}/${_test_name}/logdir
-        mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
-            --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
-            --dtype "${feats_dtype}" --test "${_test}") \
-            && [ ${#_in_opts[@]} -eq 2 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+    # Two lines per test set, in the order of _todo: the option name and the speech input.
+    mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
+        --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
+        --dtype "${feats_dtype}" "${_todo[@]/#/--test=${datadir}/}") \
+        && [ ${#_in_opts[@]} -eq $(( 2 * ${#_todo[@]} )) ] \
+        || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
+    for i in "${!_todo[@]}"; do
+        _test=${datadir}/${_todo[${i}]}
+        _logdir=${_decode_dir}/${_todo[${i}]}/logdir
+        _input=${_in_opts[$(( 2 * i + 1 ))]}
         rm -rf "${_logdir}"; mkdir -p "${_logdir}"
         ${python} -m espnet_ext.bin.split_keys --num_splits "${_nj}" "${_test}/wav.scp" "${_logdir}/keys"
-        for i in $(seq "${_nj}"); do
-            echo "${_logdir}/output.${i} ${_logdir}/keys.${i}.scp ${_in_opts[1]}" >> "${_decode_dir}/logdir/sets.${i}"
+        for j in $(seq "${_nj}"); do
+            echo "${_logdir}/output.${j} ${_logdir}/keys.${j}.scp ${_input}" >> "${_decode_dir}/logdir/sets.${j}"
         done
     done
     log "Stage 7: decoding (${upstream}, ${lang}): ${_todo[*]} with ${_asr_exp}/${inference_model} -> ${_decode_dir}"
@@ -573,6 +609,7 @@ decode_lang() {
             --asr_model_file "${_asr_exp}/${inference_model}" \
             --config "${inference_config}" ${inference_args} \
         || { log "Error: decoding failed; see ${_decode_dir}/logdir/asr_inference.*.log"; exit 1; }
+    fail_point decoded
     for _test_name in "${_todo[@]}"; do
         _dir=${_decode_dir}/${_test_name}
         for i in $(seq "${_nj}"); do
@@ -584,6 +621,12 @@ decode_lang() {
 }
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+    export XLING_STAGE=7
+    _dirs=()
+    for lang in ${languages}; do
+        for _test in $(test_sets_of "${lang}"); do _dirs+=("${datadir}/${_test}"); done
+    done
+    [ ${#_dirs[@]} -eq 0 ] || validate "${_dirs[@]}"
     # Decoding jobs share the --train_jobs pool (each is ${inference_nj} single-thread processes).
     for _run in "${_asr_runs[@]}"; do
         read -r upstream _s <<< "${_run}"
@@ -595,6 +638,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
 fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
+    export XLING_STAGE=8
     for _run in "${_asr_runs[@]}"; do
     read -r upstream _s <<< "${_run}"
     for lang in ${languages}; do
@@ -616,6 +660,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
             --meta "condition=${_condition:-clean}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
             --meta "decode=${inference_tag}"
+        fail_point scored
         touch "${_dir}/score/.done"
     done
     done
@@ -623,25 +668,30 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
 fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ]; then
+    export XLING_STAGE=9
     # One synthetic probe set per language (shared by every upstream), then one probe per
     # (upstream, language); each step keeps its own .done marker.
     for lang in ${probe_languages}; do
         [ -f "${datadir}/test_${lang}/text" ] || {
             log "Error: ${datadir}/test_${lang}/text missing: the probe reads its sentences"; exit 2; }
+        # One process per language probes every upstream in turn (imports cost more than a probe).
+        _pairs=()
         for upstream in ${probe_upstreams}; do
-            _out=${expdir}/probe/$(base_tag_of "${upstream}" "${first_seed}")/${lang}
-            log "Stage 9: phone probe (${upstream}, ${lang}): ${datadir}/test_${lang}/text -> ${_out}"
-            ${python} -m espnet_ext.bin.phone_probe --upstream "${upstream}" --lang "${lang}" \
-                --text "${datadir}/test_${lang}/text" --num_utts "${probe_num_utts}" \
-                --synth_dir "${expdir}/probe/synth_${lang}" --out_dir "${_out}" \
-                --voice "${lang}${probe_variants:+,${lang}+${probe_variants// /,${lang}+}}" \
-                --seed "${seed}" "${_force[@]}" \
-                || { log "Error: phone probe failed (${upstream}, ${lang}; above)"; exit 1; }
+            _pairs+=(--upstream "${upstream}"
+                     --out_dir "${expdir}/probe/$(base_tag_of "${upstream}" "${first_seed}")/${lang}")
         done
+        log "Stage 9: phone probe (${probe_upstreams# }; ${lang}): ${datadir}/test_${lang}/text -> ${expdir}/probe/<upstream>/${lang}"
+        ${python} -m espnet_ext.bin.phone_probe "${_pairs[@]}" --lang "${lang}" \
+            --text "${datadir}/test_${lang}/text" --num_utts "${probe_num_utts}" \
+            --synth_dir "${expdir}/probe/synth_${lang}" \
+            --voice "${lang}${probe_variants:+,${lang}+${probe_variants// /,${lang}+}}" \
+            --seed "${seed}" "${_force[@]}" \
+            || { log "Error: phone probe failed (${lang}; above)"; exit 1; }
     done
 fi
 
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+    export XLING_STAGE=10
     log "Stage 10: report: ${expdir}/{asr_*,probe,upstreams} -> ${expdir}/results"
     _compare=()
     for _pair in ${report_compare}; do _compare+=(--compare "${_pair}"); done

@@ -11,14 +11,19 @@ Output (``<out_root>/<data_dir>/``)::
     local/audio/<source>_<lang>/  # the 16 kHz mono WAVs all data dirs point to
     train_<lang>/ dev_<lang>/ test_<lang>/   # + PROVENANCE.md of every source feeding them
     summary.md  summary.json      # hours, utterances, speakers per set; skipped items by reason
-    .offline_corpus.done          # the options used (JSON); written last
+                                  # (every language built in this data root, in SOURCES order)
+    .offline_corpus.done          # the shared options and the languages built (JSON); written last
 
 Splitting is by sentence: utterances are grouped by normalised text, groups are ordered by a
 hash of ``(seed, text)`` and dealt to test, then dev, then train until each holds about its
 share of utterances, so no sentence appears in two sets. ``max_utts_per_lang`` first keeps a
 deterministic (seeded hash) subset of each language's utterances, for quick/CI runs.
 
-Re-running with the same options does nothing; different options need ``force=True``.
+Each language is built on its own, so the build is incremental per language: a call with the
+same shared options (seed, ratios, ``max_utts_per_lang``, paths) builds only the languages not yet
+built there and leaves the others untouched (a call asking only for built ones does nothing).
+Different shared options need ``force=True``, which rebuilds the requested languages and forgets
+the others.
 """
 
 import json
@@ -28,7 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_ext.data.corpora import asterisk, festvox_ru, fillets
 from espnet_ext.data.corpora._common import (
-    PROVENANCE_FILE, hash_key, marker_is_current, write_done_marker,
+    PROVENANCE_FILE, hash_key, marker_is_current,
 )
 from espnet_ext.data.kaldi import (
     Utterance, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
@@ -50,7 +55,9 @@ SOURCES: Dict[str, Tuple[str, ...]] = {
 }
 SPLITS = ("train", "dev", "test")
 DONE_MARKER = ".offline_corpus.done"
-MARKER_VERSION = 1
+# 2: the marker records the shared options and per-language records (incremental builds);
+# 1 recorded all options, the language list included.
+MARKER_VERSION = 2
 
 
 def debian_packages(languages: Sequence[str] = DEFAULT_LANGUAGES) -> List[str]:
@@ -177,6 +184,38 @@ def _summary_markdown(rows: List[dict], skipped: Dict[str, Dict[str, int]], opti
     return "\n".join(lines) + "\n"
 
 
+def _built_languages(marker: Path, options: dict, force: bool, what: str) -> Dict[str, dict]:
+    """The per-language records of ``marker`` if it was written with the same shared ``options``.
+
+    Returns ``{}`` when there is nothing to reuse: no marker, ``force`` (the marker is removed),
+    or a marker of an older format written with the same shared options (its dirs are rebuilt:
+    it holds no per-language records, and the same options give the same bytes anyway).
+
+    Raises:
+        ConfigError: the marker records other shared options (or is unreadable) and ``force`` is
+            off.
+    """
+    try:
+        done = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        done = None  # no marker, or an unreadable one (marker_is_current reports it)
+    prev = done.get("options") if isinstance(done, dict) else None
+    current = json.loads(json.dumps(options))  # as read back from a marker
+    if isinstance(prev, dict) and not force:
+        if prev == current:
+            return done.get("languages") or {}
+        # Version 1 also recorded the language list; compare the rest.
+        old_shared = {k: v for k, v in prev.items() if k not in ("version", "languages")}
+        if (prev.get("version") != MARKER_VERSION
+                and old_shared == {k: v for k, v in current.items() if k != "version"}):
+            logger.info("%s: marker of an older format (version %s); rebuilding the requested "
+                        "languages", marker, prev.get("version"))
+            return {}
+    # Here the options differ or force is on: the same error / removal as for the other corpora.
+    marker_is_current(marker, options, force, what)
+    return {}
+
+
 def prepare_offline_corpus(
     out_root: PathLike,
     languages: Sequence[str] = DEFAULT_LANGUAGES,
@@ -202,15 +241,16 @@ def prepare_offline_corpus(
         dev_ratio, test_ratio: target shares of utterances (by sentence groups).
         max_utts_per_lang: keep at most this many utterances per language (None: all).
         nj: audio conversion processes.
-        force: rebuild even if a previous run with other options finished.
+        force: rebuild the requested languages even if they are built, or a previous run
+            used other shared options (the marker then records only these languages).
         game_dir, asterisk_sounds_dir, doc_dir, festvox_dir: where the Debian packages put
             their files.
 
     Returns:
-        ``{"<split>_<lang>": data dir path}`` for every split and language.
+        ``{"<split>_<lang>": data dir path}`` for every split and requested language.
 
     Raises:
-        ConfigError: bad options, or a finished run with other options and no ``force``.
+        ConfigError: bad options, or a finished run with other shared options and no ``force``.
         CorpusError: a Debian package is missing (the message says which to install).
         DataDirError: an output dir belongs to someone else, or fails validation.
     """
@@ -227,22 +267,30 @@ def prepare_offline_corpus(
 
     data_root = Path(out_root) / data_dir
     marker = data_root / DONE_MARKER
+    # The options shared by all languages of this data root (the language list is not one of them).
     options = {
-        "version": MARKER_VERSION, "languages": languages, "seed": seed,
-        "dev_ratio": dev_ratio, "test_ratio": test_ratio,
+        "version": MARKER_VERSION, "seed": seed, "dev_ratio": dev_ratio, "test_ratio": test_ratio,
         "max_utts_per_lang": max_utts_per_lang,
         "paths": {"game_dir": str(game_dir), "asterisk_sounds_dir": str(asterisk_sounds_dir),
                   "doc_dir": str(doc_dir), "festvox_dir": str(festvox_dir)},
     }
     outputs = {f"{s}_{l}": data_root / f"{s}_{l}" for l in languages for s in SPLITS}
-    if marker_is_current(marker, options, force, f"Offline corpus in {data_root}"):
+    # lang -> {"sets": summary rows, "skipped": counts per source dir}, for the summary.
+    built = _built_languages(marker, options, force, f"Offline corpus in {data_root}")
+    todo = [l for l in languages if l not in built]
+    if not todo:
+        logger.info("Offline corpus in %s: %s already built; nothing to do", data_root,
+                    " ".join(languages))
         return outputs
+    if built:
+        logger.info("Offline corpus in %s: building %s (already built: %s)", data_root,
+                    " ".join(todo), " ".join(l for l in SOURCES if l in built))
 
     paths = options["paths"]
     local = data_root / "local"
-    rows: List[dict] = []
-    skipped: Dict[str, Dict[str, int]] = {}
-    for lang in languages:
+    for lang in todo:
+        rows: List[dict] = []
+        skipped: Dict[str, Dict[str, int]] = {}
         utts: List[Utterance] = []
         durs: Dict[str, str] = {}
         provenance: List[str] = []
@@ -278,13 +326,25 @@ def prepare_offline_corpus(
             rows.append({"set": out_dir.name, "language": lang, "split": split,
                          "sources": list(SOURCES[lang]), "hours": round(stats.hours, 4),
                          "utterances": stats.num_utts, "speakers": stats.num_speakers})
+        built[lang] = {"sets": rows, "skipped": skipped}
 
-    summary_md = _summary_markdown(rows, skipped, options)
+    # The summary covers every language built here, in SOURCES order, so that building "nl es"
+    # at once or one after the other gives the same bytes.
+    done_langs = [l for l in SOURCES if l in built]
+    rows = [r for l in done_langs for r in built[l]["sets"]]
+    skipped = {src: c for l in done_langs for src, c in built[l]["skipped"].items()}
+    # Same keys, in the same order, as before the build was incremental.
+    summary_options = {"version": MARKER_VERSION, "languages": done_langs, **options}
+    summary_md = _summary_markdown(rows, skipped, summary_options)
     atomic_write_text(data_root / "summary.md", summary_md)
     atomic_write_text(data_root / "summary.json", json.dumps(
-        {"options": options, "sets": rows, "skipped": skipped}, indent=2, ensure_ascii=False)
-        + "\n")
+        {"options": summary_options, "sets": rows, "skipped": skipped}, indent=2,
+        ensure_ascii=False) + "\n")
     print(summary_md)
-    write_done_marker(marker, options, list(outputs))
+    # Written last: a killed build leaves the previous record, and its languages are redone.
+    atomic_write_text(marker, json.dumps(
+        {"options": options, "languages": {l: built[l] for l in done_langs},
+         "outputs": sorted(f"{s}_{l}" for l in done_langs for s in SPLITS)},
+        indent=2, ensure_ascii=False) + "\n")
     logger.info("Offline corpus ready in %s", data_root)
     return outputs

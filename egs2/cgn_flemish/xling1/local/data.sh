@@ -21,6 +21,7 @@ cgn_regions=vl          # vl (Flanders); nl (the Netherlands) or "vl,nl" for bot
 cgn_max_hours=""        # keep at most this much CGN speech (seeded recordings); empty: all
 text_ratio=0.1          # share of the train speakers' duration held out as text only
 dev_max_hours=2         # cap of dev_nl (pre-training validates on it every epoch)
+languages=nl            # languages the run needs from here (xling.sh): CGN gives nl only
 need_roots=""           # more db.sh roots that must be set, comma-separated (run.sh: those its
                         # evaluation languages use, e.g. FLEURS,COMMON_VOICE)
 nj=2
@@ -44,6 +45,10 @@ check_root() {
         exit 2
     fi
 }
+for _lang in ${languages}; do
+    [ "${_lang}" = nl ] || { echo "$0: Error: CGN has no '${_lang}' speech: give that language" \
+        "with --lang_data (run.sh: --eval_langs)" >&2; exit 2; }
+done
 check_root CGN
 for _root in ${need_roots//,/ }; do
     check_root "${_root}"
