@@ -103,6 +103,9 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
         assert (tmp_path / "exp" / f"pretrain_{name[len('xling_'):]}" / "tensorboard").is_dir()
     summary = json.loads((tmp_path / "data" / "summary.json").read_text())
     assert summary  # the corpus summary was written
+    # stage 1 built the languages this run needs (nl es), none of the corpus's four others
+    assert sorted(p.name for p in (tmp_path / "data").glob("test_??")) == ["test_es", "test_nl"]
+    assert summary["options"]["languages"] == ["nl", "es"]
     for lang in ("nl", "es"):
         for split in ("train", "dev", "test"):
             assert (tmp_path / "data" / f"{split}_{lang}" / "wav.scp").exists()
