@@ -17,6 +17,7 @@ import torch
 from espnet2.train.reporter import Reporter
 
 from espnet_ext.bin import exit_on_full_disk, run_main
+from espnet_ext.errors import ConfigError
 from espnet_ext.fileio import atomic_torch_saves
 from espnet_ext.trainer import CrashSafeTrainer
 from tests.conftest import REPO_ROOT
@@ -85,6 +86,48 @@ def test_resume_restores_the_epoch_model_a_kill_lost(tmp_path, caplog):
     before = (tmp_path / "3epoch.pth").stat().st_mtime_ns
     _resume(tmp_path / "checkpoint.pth")  # present now: left alone
     assert (tmp_path / "3epoch.pth").stat().st_mtime_ns == before
+
+
+class _WritesAFile:
+    """Unpickling this runs code: it creates the file named at pickling time."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    """A crafted checkpoint.pth (e.g. in an exp dir copied from elsewhere) is refused with its
+    name; nothing in it runs. Real ESPnet training state (numpy scalars, timedeltas in the
+    reporter) still resumes: the other resume tests."""
+    ckpt, victim = tmp_path / "checkpoint.pth", tmp_path / "pwned"
+    model, optimizer, reporter = _training_state(1)
+    torch.save({"model": model.state_dict(), "reporter": reporter.state_dict(),
+                "optimizers": [optimizer.state_dict()], "schedulers": [None],
+                "scaler": _WritesAFile(victim)}, ckpt)
+    with pytest.raises(ConfigError, match="refusing to resume") as e:
+        _resume(ckpt)
+    assert str(ckpt) in str(e.value) and "--force true" in str(e.value)
+    assert not victim.exists()
+
+
+def test_resume_accepts_espnets_real_training_state(tmp_path):
+    """What ESPnet's reporter really stores: numpy scalars of several dtypes and timedeltas."""
+    import datetime
+
+    import numpy as np
+
+    model, optimizer, reporter = _training_state(1)
+    state = reporter.state_dict()
+    state["stats"] = {1: {"train": {"loss": np.float64(1.5), "acc": np.float32(0.5),
+                                    "n": np.int64(3), "time": datetime.timedelta(seconds=2)}}}
+    ckpt = tmp_path / "checkpoint.pth"
+    torch.save({"model": model.state_dict(), "reporter": state,
+                "optimizers": [optimizer.state_dict()], "schedulers": [None], "scaler": None}, ckpt)
+    _, resumed = _resume(ckpt)
+    assert resumed.get_epoch() == 1
 
 
 def test_resume_from_a_truncated_checkpoint_restarts_and_keeps_it(tmp_path, caplog):

@@ -29,21 +29,30 @@ def exit_on_full_disk() -> Iterator[None]:
         sys.exit(2)
 
 
+@contextlib.contextmanager
+def exit_on_user_error() -> Iterator[None]:
+    """An :class:`espnet_ext.errors.XlingError` exits 2 with its message only (it already names
+    the file or utterance and the fix: a traceback would bury that) and a full disk exits 2 with
+    what to do. For entry points that leave logging to ESPnet."""
+    from espnet_ext.errors import XlingError
+
+    try:
+        with exit_on_full_disk():
+            yield
+    except XlingError as e:
+        logging.getLogger("espnet_ext").error("%s", e)
+        sys.exit(2)
+
+
 def run_main(main: Callable[[], None]) -> None:
     """Run ``main`` with recipe-style logging; a user-facing error exits 2 with its message only.
 
     An :class:`espnet_ext.errors.XlingError` already names the file/utterance and the fix, so a
     traceback would only bury that message.
     """
-    from espnet_ext.errors import XlingError
-
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
     )
-    try:
-        with exit_on_full_disk():
-            main()
-    except XlingError as e:
-        logging.getLogger("espnet_ext").error("%s", e)
-        sys.exit(2)
+    with exit_on_user_error():
+        main()

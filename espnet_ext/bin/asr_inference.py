@@ -16,16 +16,23 @@ ESPnet's search with ``beam_size: 1, ctc_weight: 1.0`` still runs CTC prefix sco
 output step (on 24 Spanish test utterances: 17 s of decoding after model loading, against 9 s
 for best path). The rest of ESPnet's inference (model building, data loading, output files) is
 unchanged; the key is removed from the config ESPnet sees.
+
+The model file is loaded weights-only (ESPnet passes ``weights_only=False``): a model file that
+pickles anything but tensors is refused with its name, never executed.
 """
 
 import argparse
 import logging
+import pickle
 from pathlib import Path
 from typing import List, Optional
 
 import yaml
 
+from espnet_ext.bin import exit_on_user_error
 from espnet_ext.bin.asr_train import register_frontends
+from espnet_ext.errors import ConfigError
+from espnet_ext.safe_load import torch_error_reason, weights_only_loads
 
 
 def _split_greedy_config(cmd: List[str]) -> tuple:
@@ -108,8 +115,18 @@ def main(cmd: Optional[List[str]] = None) -> None:
         if greedy:
             logging.getLogger(__name__).info("ctc_greedy: CTC best-path decoding (no beam search)")
             espnet_inference.Speech2Text._decode_single_sample = _ctc_best_path
-        espnet_inference.main(run)
+        try:
+            with weights_only_loads():
+                espnet_inference.main(run)
+        except pickle.UnpicklingError as e:
+            model = run[run.index("--asr_model_file") + 1] if "--asr_model_file" in run else "?"
+            raise ConfigError(
+                f"{model}: refusing to load it: it pickles objects other than tensors, and "
+                f"loading it could run arbitrary code ({torch_error_reason(str(e))}); use a "
+                "model file saved as a plain state dict (e.g. retrain, or re-save its weights in "
+                "a trusted environment)") from None
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

@@ -8,7 +8,7 @@ to ESPnet's ASR task and our pre-trained upstreams (``xling_*``) to the s3prl hu
 
 from typing import List, Optional
 
-from espnet_ext.bin import exit_on_full_disk
+from espnet_ext.bin import exit_on_user_error
 
 
 def register_frontends() -> None:
@@ -29,7 +29,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
     from espnet_ext.trainer import CrashSafeTrainer
 
     ASRTask.trainer = CrashSafeTrainer
-    with exit_on_full_disk():
+    with exit_on_user_error():
         ASRTask.main(cmd=cmd)
 
 

@@ -10,13 +10,13 @@ Run it through ``espnet2.bin.launch`` for multi-GPU / multi-node (the recipe's s
 
 from typing import List, Optional
 
-from espnet_ext.bin import exit_on_full_disk
+from espnet_ext.bin import exit_on_user_error
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
     from espnet_ext.pretrain.task import PretrainTask
 
-    with exit_on_full_disk():
+    with exit_on_user_error():
         PretrainTask.main(cmd=cmd)
 
 

@@ -12,16 +12,15 @@ Checkpoints are only ever read from local files, and never unpickled with arbitr
 s3prl build then runs with ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
 """
 
-import argparse
-import contextlib
 import difflib
-import os
 import pickle
-import re
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import List, Optional, Union
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.safe_load import (
+    UPSTREAM_GLOBALS, torch_error_reason, unsafe_globals, weights_only_loads,
+)
 from espnet_ext.upstream.config import (
     UpstreamConfig,
     config_hash,
@@ -38,27 +37,12 @@ __all__ = [
 
 # Non-tensor classes that published checkpoints legitimately pickle: fairseq-/s3prl-style
 # ``args`` / ``Args`` (argparse.Namespace). Everything else needs code execution and is refused.
-SAFE_GLOBALS: List[type] = [argparse.Namespace]
+SAFE_GLOBALS: List[type] = UPSTREAM_GLOBALS
 
 
-@contextlib.contextmanager
-def _weights_only_loading() -> Iterator[None]:
+def _weights_only_loading():
     """Within the block every ``torch.load`` is weights-only, even one passing ``weights_only=False``."""
-    import torch
-
-    saved = {k: os.environ.get(k) for k in ("TORCH_FORCE_WEIGHTS_ONLY_LOAD",
-                                            "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")}
-    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
-    os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
-    try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return weights_only_loads(SAFE_GLOBALS)
 
 
 def verify_checkpoint(path: Union[str, Path]) -> None:
@@ -80,7 +64,7 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
     except pickle.UnpicklingError as e:
         # The weights-only unpickler refuses both code (a GLOBAL it does not allow) and bytes it
         # cannot parse; only the first is "arbitrary code", the second a corrupt file.
-        bad = _unsafe_globals(path, str(e))
+        bad = unsafe_globals(path, str(e), SAFE_GLOBALS)
         if bad:
             raise ConfigError(
                 f"checkpoint {str(path)!r} pickles objects other than tensors and plain data"
@@ -89,7 +73,7 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
                 "in a trusted environment.") from None
         raise ConfigError(
             f"checkpoint {str(path)!r} does not load as plain data with weights-only "
-            f"unpickling ({_torch_reason(str(e))}): it is corrupt, truncated or not written by "
+            f"unpickling ({torch_error_reason(str(e))}): it is corrupt, truncated or not written by "
             "torch.save, and is refused; re-save or re-export it") from None
     except OSError as e:
         raise ConfigError(f"checkpoint {str(path)!r} cannot be read: {e}") from None
@@ -97,26 +81,7 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
         # struct.error, EOFError, RuntimeError, ... on corrupt or truncated input
         raise ConfigError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
                           f"(corrupt, truncated or not written by torch.save): "
-                          f"{type(e).__name__}: {_torch_reason(str(e))}") from None
-
-
-def _unsafe_globals(path: Union[str, Path], message: str) -> List[str]:
-    """The globals (``module.name``) a refused checkpoint pickles, other than ``SAFE_GLOBALS``."""
-    import torch
-
-    try:
-        found = list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:  # noqa: BLE001 - not a zip checkpoint (legacy or raw pickle): use the message
-        found = re.findall(r"unsupported GLOBAL (\S+)", message)
-    allowed = {f"{c.__module__}.{c.__qualname__}" for c in SAFE_GLOBALS}
-    return [g for g in found if g not in allowed]
-
-
-def _torch_reason(message: str) -> str:
-    """The informative line of a torch.load error (its weights-only errors are paragraphs)."""
-    m = re.search(r"(WeightsUnpickler error: [^\n]*|Trying to load [^\n]*)", message)
-    line = m.group(1) if m else (message.strip().splitlines() or [""])[0]
-    return line if len(line) <= 200 else line[:200] + "..."
+                          f"{type(e).__name__}: {torch_error_reason(str(e))}") from None
 
 
 def _hub_entry(cfg: UpstreamConfig, where: str) -> None:

@@ -52,8 +52,9 @@ ngpu=0                  # GPUs per node for training (0: CPU)
 num_nodes=1             # nodes for distributed training (ESPnet launcher)
 nj=2                    # parallel jobs for data processing
 inference_nj=2          # parallel decoding jobs
-train_jobs=1            # pre-training / ASR training runs at once (stages 3 and 6); on CPU each
-                        # gets nproc/train_jobs threads (2 jobs of 1 thread beat 1 job of 2 threads)
+train_jobs=1            # jobs at once in stages 3-7 (pre-training, export, feature caches, ASR
+                        # training, decoding); on CPU each gets nproc/train_jobs threads (2 jobs
+                        # of 1 thread beat 1 job of 2 threads)
 gpu_inference=false
 python=python3
 seed=1                  # seed of data selection, noise, probes and bootstrap, and the main
@@ -316,7 +317,7 @@ run_collect_stats() {
     ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_stats}"
 }
 
-# A small job pool for stages 3 and 6: pooled CMD... runs CMD in the background once fewer than
+# A small job pool for stages 3-7: pooled CMD... runs CMD in the background once fewer than
 # ${train_jobs} pooled jobs run; pool_wait waits for all of them and fails if any failed (each
 # job's own error is in its log; the others finish first, so no finished work is lost).
 _pool_pids=()
@@ -431,26 +432,53 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     pool_wait
 fi
 
+# export_one "CONFIG HOURS VARIANT SEED": export one pre-trained model (stage 4), skipped when
+# its upstream is newer than the training.
+export_one() {
+    local _cfg _h _variant _s _tag _pt_exp _out
+    read -r _cfg _h _variant _s <<< "${1}"
+    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
+    _pt_exp=${expdir}/pretrain_${_tag}
+    _out=${expdir}/upstreams/xling_${_tag}
+    if done_already "${_out}.yaml" && [ "${_out}.yaml" -nt "${_pt_exp}/.done" ]; then
+        log "Stage 4: ${_out}.yaml exists, skipping"
+        return 0
+    fi
+    [ -f "${_pt_exp}/.done" ] || { log "Error: ${_pt_exp} is not trained: run stage 3"; exit 2; }
+    log "Stage 4: export ${_pt_exp} -> ${_out}.{pt,yaml}"
+    ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
+        --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
+        --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
+        --info "pretrain_config=${_cfg}" --info "variant=${_variant}" --info "seed=${_s}" \
+        || { log "Error: export of ${_pt_exp} failed (above)"; exit 1; }
+}
+
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
     export XLING_STAGE=4
     for _run in "${_pretrain_runs[@]}"; do
-        read -r _cfg _h _variant _s <<< "${_run}"
-        _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
-        _pt_exp=${expdir}/pretrain_${_tag}
-        _name=xling_${_tag}
-        _out=${expdir}/upstreams/${_name}
-        if done_already "${_out}.yaml" && [ "${_out}.yaml" -nt "${_pt_exp}/.done" ]; then
-            log "Stage 4: ${_out}.yaml exists, skipping"
-            continue
-        fi
-        [ -f "${_pt_exp}/.done" ] || { log "Error: ${_pt_exp} is not trained: run stage 3"; exit 2; }
-        log "Stage 4: export ${_pt_exp} -> ${_out}.{pt,yaml}"
-        ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
-            --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
-            --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
-            --info "pretrain_config=${_cfg}" --info "variant=${_variant}" --info "seed=${_s}"
+        pooled export_one "${_run}"
     done
+    pool_wait
 fi
+
+# extract_one UPSTREAM: the feature caches of one upstream on every set (stage 5). Upstreams
+# without a cache (fbank, fine-tuned ones) are skipped by the step itself; complete caches whose
+# key (config + checkpoint + data) matches are reused.
+extract_one() {
+    local upstream=$1 _sets=() _test lang _root
+    _root=$(cache_root_of "${upstream}")
+    for lang in ${languages}; do
+        _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}")
+        for _test in $(test_sets_of "${lang}"); do _sets+=(--data_dir "${datadir}/${_test}"); done
+    done
+    log "Stage 5: feature cache (${upstream}): ${languages} -> ${_root}"
+    # shellcheck disable=SC2086
+    ${_extract_cmd} "${_root}/extract.log" \
+        ${python} -m espnet_ext.bin.extract_features --upstream "${upstream}" \
+            "${_sets[@]}" --out_root "${_root}" \
+            --dtype "${feats_dtype}" --device "${_extract_device}" "${_force[@]}" \
+        || { log "Error: feature extraction failed; see ${_root}/extract.log"; exit 1; }
+}
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     export XLING_STAGE=5
@@ -459,21 +487,9 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     _extract_device=cpu; _extract_cmd=${train_cmd}
     if [ "${ngpu}" -gt 0 ]; then _extract_device=cuda; _extract_cmd="${cuda_cmd} --gpu 1"; fi
     for upstream in ${all_upstreams}; do
-        _sets=()
-        for lang in ${languages}; do
-            _sets+=(--data_dir "$(train_set_of "${lang}")" --data_dir "${datadir}/dev_${lang}")
-            for _test in $(test_sets_of "${lang}"); do _sets+=(--data_dir "${datadir}/${_test}"); done
-        done
-        log "Stage 5: feature cache (${upstream}): ${languages} -> $(cache_root_of "${upstream}")"
-        # Upstreams without a cache (fbank, fine-tuned ones) are skipped by the step itself;
-        # complete caches whose key (config + checkpoint + data) matches are reused.
-        # shellcheck disable=SC2086
-        ${_extract_cmd} "$(cache_root_of "${upstream}")/extract.log" \
-            ${python} -m espnet_ext.bin.extract_features --upstream "${upstream}" \
-                "${_sets[@]}" --out_root "$(cache_root_of "${upstream}")" \
-                --dtype "${feats_dtype}" --device "${_extract_device}" "${_force[@]}" \
-            || { log "Error: feature extraction failed; see $(cache_root_of "${upstream}")/extract.log"; exit 1; }
+        pooled extract_one "${upstream}"
     done
+    pool_wait
 fi
 
 # The upstream's tag without its seed suffix: names rows, so that seeds of one upstream group.
