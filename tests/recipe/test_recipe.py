@@ -426,3 +426,18 @@ def test_unknown_option_is_rejected():
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "unknown option --no_such_option" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stage", "99"], "--stage 99: the stages are 1-10"),
+    (["--stage", "7", "--stop_stage", "6"], "--stage 7 is after --stop_stage 6"),
+    (["--stage", "5", "--upstreams", "fbank nonexistent"],
+     "--upstreams 'nonexistent': upstream config .* not found; available in"),
+])
+def test_bad_options_fail_before_any_work(tmp_path, args, message):
+    proc = subprocess.run(["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
+                           "--expdir", str(tmp_path / "exp"), *args], cwd=RECIPE,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 2 and re.search(message, proc.stdout + proc.stderr), proc.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "exp").exists()

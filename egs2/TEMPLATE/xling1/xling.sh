@@ -130,6 +130,13 @@ log "$0 $*"
 . ./path.sh
 . ./cmd.sh
 
+# Fail fast: options that would otherwise fail only after minutes of work.
+[ "${stage}" -ge 1 ] && [ "${stage}" -le 10 ] || { log "Error: --stage ${stage}: the stages are 1-10"; exit 2; }
+[ "${stage}" -le "${stop_stage}" ] || { log "Error: --stage ${stage} is after --stop_stage ${stop_stage}: nothing to run"; exit 2; }
+if [ "${stop_stage}" -ge 5 ] && [ -n "${upstreams}" ]; then
+    # shellcheck disable=SC2086
+    ${python} -m espnet_ext.bin.check_upstreams ${upstreams} || exit 2
+fi
 [ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
 [ -n "${seeds}" ] || seeds=${seed}
 for _s in ${seed} ${seeds}; do
