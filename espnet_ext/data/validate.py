@@ -6,10 +6,12 @@ reported as a :class:`DataDirError` naming the file, line or utterance, with the
 """
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
 import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, read_audio
@@ -43,6 +45,50 @@ def _check_sorted(path: Path, keys: List[str]) -> None:
             )
 
 
+# Bytes per sample of the WAV subtypes whose data size the header declares.
+_WAV_SAMPLE_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4,
+                     "DOUBLE": 8}
+
+
+def _declared_wav_bytes(path: str) -> Optional[int]:
+    """The size of a RIFF/WAVE file's data chunk as its header declares it (None: not a WAV, or
+    no data chunk in the first 64 KiB)."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        size = int.from_bytes(head[pos + 4:pos + 8], "little")
+        if head[pos:pos + 4] == b"data":
+            return size
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _check_samples(utt: str, entry: str, wav_scp: Path, info) -> None:
+    """Refuse audio that libsndfile reads without complaint but that is not what it claims: a WAV
+    cut short (libsndfile silently reads what is there) and float samples that are NaN/inf."""
+    where = f"{wav_scp}: utterance '{utt}': audio '{entry}'"
+    bps = _WAV_SAMPLE_BYTES.get(info.subtype)
+    declared = _declared_wav_bytes(entry) if info.format == "WAV" and bps else None
+    # 0 and 0xFFFFFFFF: a streaming writer that never filled in the size
+    if declared not in (None, 0, 0xFFFFFFFF):
+        frames = declared // (bps * info.channels)
+        if frames > info.frames:
+            raise DataDirError(
+                f"{where} is truncated: its header declares {frames / info.samplerate:.2f} s "
+                f"but the file holds {info.frames / info.samplerate:.2f} s (an interrupted copy "
+                "or conversion?); copy or convert it again")
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        data, _ = sf.read(entry, dtype="float64", always_2d=True)
+        bad = np.flatnonzero(~np.isfinite(data).all(axis=1))
+        if bad.size:
+            raise DataDirError(
+                f"{where} has {bad.size} sample(s) that are NaN or infinite (first at "
+                f"{bad[0] / info.samplerate:.3f} s); fix or drop the utterance")
+
+
 def _audio_info(utt: str, entry: str, wav_scp: Path) -> tuple:
     """Return (seconds, sample_rate, channels) of one wav.scp entry, or raise naming ``utt``."""
     try:
@@ -51,11 +97,19 @@ def _audio_info(utt: str, entry: str, wav_scp: Path) -> tuple:
             frames, channels = data.shape[0], (1 if data.ndim == 1 else data.shape[1])
         else:
             if not Path(entry).is_file():
+                relative = ("" if Path(entry).is_absolute() else
+                            f" (a relative path is resolved against the working directory "
+                            f"{os.getcwd()}; write absolute paths in wav.scp)")
                 raise DataDirError(
-                    f"{wav_scp}: utterance '{utt}': audio file '{entry}' does not exist"
+                    f"{wav_scp}: utterance '{utt}': audio file '{entry}' does not exist{relative}"
                 )
+            if Path(entry).stat().st_size == 0:
+                raise DataDirError(
+                    f"{wav_scp}: utterance '{utt}': audio file '{entry}' is an empty file "
+                    "(0 bytes)")
             info = sf.info(entry)
             frames, sr, channels = info.frames, info.samplerate, info.channels
+            _check_samples(utt, entry, wav_scp, info)
     except DataDirError:
         raise
     except Exception as e:  # noqa: BLE001 - libsndfile/subprocess errors, re-raised with context
@@ -129,6 +183,9 @@ def validate_data_dir(
         _check_sorted(segments_file, utt_ids)
     else:
         utt_ids = list(wavs)
+    if not utt_ids:
+        raise DataDirError(f"{wav_scp}: no utterances (the file is empty); the data dir holds "
+                           "nothing to train or test on")
     utt_set = set(utt_ids)
 
     def check_same_ids(name: str, keys: List[str]) -> None:

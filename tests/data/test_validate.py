@@ -39,6 +39,53 @@ def test_empty_audio_raises(data_dir):
         validate_data_dir(data_dir)
 
 
+def test_zero_byte_file_is_called_empty(data_dir):
+    (data_dir / "wav" / "a.wav").write_bytes(b"")
+    with pytest.raises(DataDirError, match=r"spk1_a.*is an empty file \(0 bytes\)"):
+        validate_data_dir(data_dir)
+
+
+def test_wav_cut_mid_data_is_truncated(data_dir):
+    wav = data_dir / "wav" / "b.wav"
+    data = wav.read_bytes()
+    wav.write_bytes(data[: len(data) // 2])  # the header still declares the full length
+    with pytest.raises(DataDirError, match=r"spk1_b.*truncated: its header declares 0.50 s but "
+                                           r"the file holds 0.2\d s"):
+        validate_data_dir(data_dir)
+
+
+def test_float_wav_with_nan_or_inf_samples_is_refused(data_dir):
+    import numpy as np
+    import soundfile as sf
+
+    x = np.zeros(8000, dtype=np.float32)
+    x[800], x[900] = np.nan, np.inf
+    sf.write(str(data_dir / "wav" / "c.wav"), x, 16000, subtype="FLOAT")
+    with pytest.raises(DataDirError, match=r"spk1_c.*2 sample\(s\) that are NaN or infinite "
+                                           r"\(first at 0.050 s\)"):
+        validate_data_dir(data_dir)
+    x[800] = x[900] = 0.0
+    sf.write(str(data_dir / "wav" / "c.wav"), x, 16000, subtype="FLOAT")
+    validate_data_dir(data_dir)  # finite float audio is fine
+
+
+def test_relative_path_says_what_it_was_resolved_against(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _edit(data_dir / "wav.scp", str(data_dir / "wav" / "a.wav"), "wav/a.wav")
+    with pytest.raises(DataDirError, match=r"'wav/a.wav' does not exist \(a relative path is "
+                                           r"resolved against the working directory"):
+        validate_data_dir(data_dir)
+
+
+def test_data_dir_without_utterances_is_refused(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    for name in ("wav.scp", "text", "utt2spk"):
+        (d / name).write_text("")
+    with pytest.raises(DataDirError, match=r"wav.scp: no utterances"):
+        validate_data_dir(d)
+
+
 def test_wrong_sample_rate_says_how_to_convert(data_dir):
     make_wav(data_dir / "wav" / "a.wav", sr=8000)
     with pytest.raises(DataDirError, match=r"spk1_a.*8000 Hz, expected 16000.*format_data_dir"):
