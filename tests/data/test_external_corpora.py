@@ -274,6 +274,19 @@ def test_prepare_kaldi_dirs_converts_audio_and_keeps_ids(tmp_path):
     assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+def test_kaldi_dirs_transcript_without_audio_is_a_recorded_skip(tmp_path):
+    from espnet_ext.data.corpora import kaldi_dirs
+
+    root = kaldi_root(tmp_path)
+    with (root / "train" / "text").open("a") as f:
+        f.write("spk9-train9 habari\n")  # no wav.scp line for it
+    out = kaldi_dirs.prepare_kaldi_dirs(root, tmp_path / "data", "xx")
+    assert validate_data_dir(out["train"]).num_utts == 3
+    provenance = (out["train"] / "PROVENANCE.md").read_text()
+    assert "no_wav_entry" in provenance and "Skipped: none" not in provenance
+    assert "train/spk9-train9 (in text, not in wav.scp)" in (out["train"] / "skipped.txt").read_text()
+
+
 def test_kaldi_dirs_layout_errors_name_the_file_and_the_fix(tmp_path):
     from espnet_ext.data.corpora import kaldi_dirs
 

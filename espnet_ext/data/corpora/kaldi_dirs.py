@@ -13,7 +13,8 @@ rules for that language). The licence is whatever the user's data has: PROVENANC
 the path and says so.
 
 Skipped, by reason: ``malformed_row`` (a line without a value, an utterance missing from
-``text`` or ``utt2spk``), ``no_audio``, ``unreadable_audio``, ``empty_after_normalization``.
+``text`` or ``utt2spk``), ``no_wav_entry`` (a transcript whose utterance ``wav.scp`` does not
+list), ``no_audio``, ``unreadable_audio``, ``empty_after_normalization``.
 """
 
 from pathlib import Path
@@ -58,6 +59,8 @@ def collect_split(root: Path, split: str, skips: SkipLog) -> List[RawItem]:
             skips.add("malformed_row", f"{split}/{utt} (not in text or utt2spk)")
             continue
         items.append(RawItem(utt, utt2spk[utt], wav, text[utt], f"{split}/{utt}"))
+    for utt in sorted(set(text) - set(wavs)):  # a transcript without audio: say so, not drop it
+        skips.add("no_wav_entry", f"{split}/{utt} (in text, not in wav.scp)")
     return items
 
 
