@@ -12,11 +12,14 @@ import argparse
 import contextlib
 import datetime
 import os
+import pickle
 import re
 from pathlib import Path
-from typing import Iterator, List, Sequence, Union
+from typing import Any, Iterator, List, Sequence, Union
 
 import numpy as np
+
+from espnet_ext.errors import ConfigError
 
 # Published upstream checkpoints (fairseq-/s3prl-style ``args`` / ``Args``).
 UPSTREAM_GLOBALS: List[type] = [argparse.Namespace]
@@ -66,3 +69,39 @@ def torch_error_reason(message: str) -> str:
     m = re.search(r"(WeightsUnpickler error: [^\n]*|Trying to load [^\n]*)", message)
     line = m.group(1) if m else (message.strip().splitlines() or [""])[0]
     return line if len(line) <= 200 else line[:200] + "..."
+
+
+def load_checkpoint(path: Union[str, Path], allowed: Sequence[type] = ()) -> Any:
+    """``torch.load`` of ``path`` on the CPU as plain data (tensors, containers, ``allowed``).
+
+    Raises:
+        ConfigError: the file pickles other objects (whose loading could run arbitrary code),
+            naming them, or is not a torch checkpoint at all (missing, corrupt, truncated); the
+            message names the file. Nothing in the file is executed either way.
+    """
+    import torch
+
+    try:
+        with weights_only_loads(allowed):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # The weights-only unpickler refuses both code (a GLOBAL it does not allow) and bytes it
+        # cannot parse; only the first is "arbitrary code", the second a corrupt file.
+        bad = unsafe_globals(path, str(e), allowed)
+        if bad:
+            raise ConfigError(
+                f"checkpoint {str(path)!r} pickles objects other than tensors and plain data"
+                f" ({', '.join(bad)}); loading it could run arbitrary code, so it is refused. "
+                "Re-save only its weights and config as plain dicts/tensors (torch.save({...})) "
+                "in a trusted environment.") from None
+        raise ConfigError(
+            f"checkpoint {str(path)!r} does not load as plain data with weights-only "
+            f"unpickling ({torch_error_reason(str(e))}): it is corrupt, truncated or not written "
+            "by torch.save, and is refused; re-save or re-export it") from None
+    except OSError as e:
+        raise ConfigError(f"checkpoint {str(path)!r} cannot be read: {e}") from None
+    except Exception as e:  # noqa: BLE001 - torch's readers raise IndexError, KeyError,
+        # struct.error, EOFError, RuntimeError, ... on corrupt or truncated input
+        raise ConfigError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
+                          f"(corrupt, truncated or not written by torch.save): "
+                          f"{type(e).__name__}: {torch_error_reason(str(e))}") from None

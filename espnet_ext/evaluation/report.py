@@ -40,6 +40,7 @@ from espnet_ext.evaluation.scoring import DEFINITIONS
 from espnet_ext.evaluation.significance import bootstrap_rate, compare_systems, load_counts
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.safe_load import load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
         ckpts = sorted(asr_dir.glob("valid.acc.ave*.pth")) or sorted(asr_dir.glob("*.pth"))
         if not ckpts:
             continue
-        state = torch.load(ckpts[0], map_location="cpu", weights_only=True)
+        state = load_checkpoint(ckpts[0])
         weights = [v for k, v in state.items()
                    if k.startswith("frontend") and k.endswith("weights") and v.dim() == 1]
         if len(weights) != 1:

@@ -16,16 +16,13 @@ import yaml
 from espnet_ext.errors import ConfigError
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_open, atomic_write_text
+from espnet_ext.safe_load import load_checkpoint
 
 logger = logging.getLogger(__name__)
 
 
 def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
     """Rebuild the model from ``exp_dir/config.yaml`` and load its weights (weights-only)."""
-    import torch
-
-    from espnet_ext.upstream import verify_checkpoint
-
     config = exp_dir / "config.yaml"
     if not config.is_file():
         raise ConfigError(f"{exp_dir}: no config.yaml; is this a finished pre-training run?")
@@ -36,7 +33,7 @@ def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
             raise ConfigError(f"{exp_dir}: no valid.loss.ave.pth or valid.loss.best.pth; "
                               "training has not finished (rerun the pre-training stage)")
     # Refuses (ConfigError naming the file) a corrupt or truncated file and one that pickles code.
-    verify_checkpoint(model_file)
+    state = load_checkpoint(model_file)
     try:
         raw = yaml.safe_load(config.read_text(encoding="utf-8"))
         args = argparse.Namespace(**raw)
@@ -46,8 +43,17 @@ def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
     from espnet_ext.pretrain.task import PretrainTask  # imports espnet2: only once inputs are checked
 
     model = PretrainTask.build_model(args)
-    state = torch.load(str(model_file), map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ConfigError(
+            f"{model_file}: its weights do not fit the model that {config} describes (another "
+            f"run's weights, or a config edited after training?): "
+            f"{' '.join(str(e).split())[:300]}; export the run with the config it trained "
+            "with") from None
+    except AttributeError:  # a checkpoint that is not a state dict (e.g. a list)
+        raise ConfigError(f"{model_file}: not a model state dict (name -> tensor); export a "
+                          "model file written by the pre-training stage") from None
     return args, model, model_file
 
 

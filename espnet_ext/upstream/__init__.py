@@ -13,14 +13,11 @@ s3prl build then runs with ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
 """
 
 import difflib
-import pickle
 from pathlib import Path
 from typing import List, Optional, Union
 
 from espnet_ext.errors import ConfigError
-from espnet_ext.safe_load import (
-    UPSTREAM_GLOBALS, torch_error_reason, unsafe_globals, weights_only_loads,
-)
+from espnet_ext.safe_load import UPSTREAM_GLOBALS, load_checkpoint, weights_only_loads
 from espnet_ext.upstream.config import (
     UpstreamConfig,
     config_hash,
@@ -56,32 +53,7 @@ def verify_checkpoint(path: Union[str, Path]) -> None:
             naming them, or is not a torch checkpoint at all (missing, corrupt, truncated); the
             message names the file. Nothing in the file is executed either way.
     """
-    import torch
-
-    try:
-        with _weights_only_loading():
-            torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # The weights-only unpickler refuses both code (a GLOBAL it does not allow) and bytes it
-        # cannot parse; only the first is "arbitrary code", the second a corrupt file.
-        bad = unsafe_globals(path, str(e), SAFE_GLOBALS)
-        if bad:
-            raise ConfigError(
-                f"checkpoint {str(path)!r} pickles objects other than tensors and plain data"
-                f" ({', '.join(bad)}); loading it could run arbitrary code, so it is refused. "
-                "Re-save only its weights and config as plain dicts/tensors (torch.save({...})) "
-                "in a trusted environment.") from None
-        raise ConfigError(
-            f"checkpoint {str(path)!r} does not load as plain data with weights-only "
-            f"unpickling ({torch_error_reason(str(e))}): it is corrupt, truncated or not written by "
-            "torch.save, and is refused; re-save or re-export it") from None
-    except OSError as e:
-        raise ConfigError(f"checkpoint {str(path)!r} cannot be read: {e}") from None
-    except Exception as e:  # noqa: BLE001 - torch's readers raise IndexError, KeyError,
-        # struct.error, EOFError, RuntimeError, ... on corrupt or truncated input
-        raise ConfigError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
-                          f"(corrupt, truncated or not written by torch.save): "
-                          f"{type(e).__name__}: {torch_error_reason(str(e))}") from None
+    load_checkpoint(path, SAFE_GLOBALS)
 
 
 def _hub_entry(cfg: UpstreamConfig, where: str) -> None:

@@ -110,6 +110,14 @@ def test_report_refuses_unknown_pairs_and_missing_decode(tmp_path):
         write_report(exp, tmp_path / "r", decode="decode_beam", n_resamples=10)
 
 
+def test_report_names_an_unreadable_model_file(tmp_path):
+    exp = build_exp(tmp_path, n_utts=5)
+    bad = exp / "asr_xling_apc_tiny_2h_es" / "valid.acc.ave.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(XlingError, match=f"{bad}.*corrupt, truncated"):
+        write_report(exp, tmp_path / "r", decode="decode_ctc_greedy", n_resamples=10)
+
+
 def test_report_over_seeds_gives_mean_spread_and_paired_seeds(tmp_path):
     exp = build_exp(tmp_path, n_utts=30, seeds=(1, 2, 3))
     out = tmp_path / "results"

@@ -174,6 +174,21 @@ def test_export_refuses_wrong_family_newer_format_and_foreign_files(exported, tm
         S3PRLUpstream("xling_apc", path_or_url=str(tmp_path / "missing.pt"))
 
 
+def test_export_of_weights_that_do_not_fit_the_config_names_both(tmp_path):
+    """One family's weights under another family's config: a ConfigError naming both files."""
+    from espnet_ext.pretrain.export import export_upstream
+
+    exp = fake_exp_dir(tmp_path / "pretrain_apc", "apc")
+    torch.save(build("wav2vec2").state_dict(), exp / "valid.loss.ave.pth")
+    with pytest.raises(ConfigError, match=r"valid.loss.ave.pth: its weights do not fit the model "
+                                          r"that .*config.yaml describes"):
+        export_upstream(exp, tmp_path / "x.pt", tmp_path / "x.yaml")
+    (exp / "valid.loss.ave.pth").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ConfigError, match=r"valid.loss.ave.pth.*(corrupt|truncated)"):
+        export_upstream(exp, tmp_path / "x.pt", tmp_path / "x.yaml")
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "x.yaml").exists()
+
+
 def test_malicious_checkpoint_is_refused_without_running_it(tmp_path):
     from s3prl.nn import S3PRLUpstream
 
