@@ -13,6 +13,7 @@ s3prl build then runs with ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
 """
 
 import difflib
+import pickle
 from pathlib import Path
 from typing import List, Optional, Union
 
