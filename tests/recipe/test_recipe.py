@@ -51,7 +51,7 @@ def fast_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # builds the shared quick run (about 25 min on 2 free cores)
+@pytest.mark.timeout(3600)  # builds the shared quick run (about 10 min on 2 free cores)
 @needs_corpora
 def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     tmp_path = fast_run
