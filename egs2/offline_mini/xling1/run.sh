@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Default xling1 recipe: built offline from Debian packages (see local/data.sh and README.md).
+# Default xling1 recipe: built offline from Debian packages (see local/data.sh and docs/recipe.md).
 #   ./run.sh                       # full default run
 #   ./run.sh --fast true           # same stages on a few utterances with tiny models (minutes)
 #   ./run.sh --stage 6 --stop_stage 8 --languages "es cs"
@@ -38,13 +38,14 @@ else
     probe_languages="nl cs es"
     probe_num_utts=60
     local_data_opts="--pretrain_hours 2"
-    # The research question at laptop scale, sized to finish in about 1.5 h on 2 CPU cores:
+    # The research question at laptop scale (about 4 h on 2 CPU cores, an upper bound measured
+    # stage by stage: docs/results.md):
     # APC pre-trained on 0.5, 1 and 2 h of Dutch (equal update budget: the seed paper's "more
     # in-domain audio" curve), the joint text-audio model on 2 h and its audio-only twin (a
     # wav2vec 2.0: same config, text weights 0), each compared with fbank on two non-Germanic
     # languages (Slavic cs, Romance es), training sets capped at 15 min each (ML-SUPERB style:
     # languages compare on equal data), two trainings at a time.
-    # The six-language fbank table of README.md:
+    # The six-language fbank table of docs/results.md:
     #   ./run.sh --languages "nl cs es fr it ru" --train_max_hours 0.5 --pretrain_configs ""
     languages="cs es"
     train_max_hours=0.25
