@@ -433,6 +433,7 @@ def test_unknown_option_is_rejected():
     (["--stage", "7", "--stop_stage", "6"], "--stage 7 is after --stop_stage 6"),
     (["--stage", "5", "--upstreams", "fbank nonexistent"],
      "--upstreams 'nonexistent': upstream config .* not found; available in"),
+    (["--languages", "es xx"], r"languages \['xx'\]: not supported by the offline corpus"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, args, message):
     proc = subprocess.run(["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
