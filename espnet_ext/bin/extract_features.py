@@ -10,7 +10,9 @@ import argparse
 import logging
 
 from espnet_ext.bin import run_main
-from espnet_ext.features.extract import DTYPES, extract_features, parse_layers
+from espnet_ext.features.extract import (
+    DTYPES, cache_dir_for, extract_features, is_complete, parse_layers,
+)
 from espnet_ext.upstream import load_upstream, load_upstream_config
 from espnet_ext.upstream.espnet_args import cache_key, uses_cache
 
@@ -34,10 +36,20 @@ def main() -> None:
         logging.info("upstream '%s' needs no feature cache (fbank or fine-tuned): nothing to do",
                      cfg.name)
         return
+    keys = {d: cache_key(cfg, d, args.dtype) for d in args.data_dir}
+    todo = [d for d in args.data_dir
+            if args.force or not is_complete(cache_dir_for(args.out_root, d, keys[d]), keys[d])]
+    for d in args.data_dir:  # complete caches with the same key: reused, in the order given
+        if d not in todo:
+            cache = cache_dir_for(args.out_root, d, keys[d])
+            print(f"{d} {cache}", flush=True)
+            logging.info("Reusing complete feature cache %s (key %s)", cache, keys[d][:16])
+    if not todo:
+        return  # not even loaded: the upstream's imports cost more than checking the keys
     upstream, _featurizer = load_upstream(cfg)
-    for d in args.data_dir:
+    for d in todo:
         cache = extract_features(
-            upstream, d, args.out_root, cache_key=cache_key(cfg, d, args.dtype),
+            upstream, d, args.out_root, cache_key=keys[d],
             layers=parse_layers(cfg.layers), dtype=args.dtype, upstream_name=cfg.name,
             force=args.force, device=args.device,
         )

@@ -392,8 +392,9 @@ def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run,
                     dump / "feats" / "xling_apc_fast_0.02h", symlinks=True)
     trained = {run: (exp / run / "valid.acc.ave.pth").read_bytes() for run in seed1[1:3]}
     proc = subprocess.run(
+        # the quick run's degraded conditions too: seed 1 was decoded under them
         ["./run.sh", "--fast", "true", "--stage", "3", "--languages", "es", "--seeds", "1 2",
-         "--pretrain_configs", "conf/pretrain/apc_fast.yaml:0.02", "--degrade_config", "",
+         "--pretrain_configs", "conf/pretrain/apc_fast.yaml:0.02",
          "--probe_languages", "es", "--datadir", str(fast_run / "data"),
          "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -410,8 +411,9 @@ def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run,
     assert (exp / "asr_fbank_es" / "valid.acc.ave.pth").read_bytes() != \
         (exp / "asr_fbank_es_seed2" / "valid.acc.ave.pth").read_bytes()
     rows = json.loads((exp / "results" / "results.json").read_text())
-    assert sorted((r["upstream"], r["seeds"], r["n_seeds"]) for r in rows) == [
-        ("fbank", "1 2", 2), ("xling_apc_fast_0.02h", "1 2", 2)]
+    assert sorted((r["upstream"], r["condition"], r["seeds"], r["n_seeds"]) for r in rows) == [
+        (up, c, "1 2", 2) for up in ("fbank", "xling_apc_fast_0.02h")
+        for c in ("clean", "snr10_babble", "snr10_pink", "tel8k")]
     assert all(r["cer_sd"] >= 0 and r["cer_lo"] <= r["cer"] <= r["cer_hi"] for r in rows)
     sig = json.loads((exp / "results" / "significance.json").read_text())
     assert {(s["baseline"], s["system"], s["seeds"]) for s in sig} == {
