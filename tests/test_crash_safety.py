@@ -179,7 +179,7 @@ def test_fail_point_kills_the_process_group_exactly_there(tmp_path, fail_at, sta
         assert proc.returncode == -signal.SIGKILL and "finished" not in proc.stdout
         assert f"injected failure at {fail_at}" in proc.stderr
         # killed mid-save as under kill -9: the first save done, the second only a temporary file
-        assert torch.load(tmp_path / "checkpoint.pth") == {"a": 1}
+        assert torch.load(tmp_path / "checkpoint.pth", weights_only=True) == {"a": 1}
         assert not (tmp_path / "1epoch.pth").exists()
         assert [p.name for p in tmp_path.glob(".1epoch.pth.*.tmp")]
     else:

@@ -37,13 +37,12 @@ def main() -> None:
                      cfg.name)
         return
     keys = {d: cache_key(cfg, d, args.dtype) for d in args.data_dir}
-    todo = [d for d in args.data_dir
-            if args.force or not is_complete(cache_dir_for(args.out_root, d, keys[d]), keys[d])]
+    caches = {d: cache_dir_for(args.out_root, d, keys[d]) for d in args.data_dir}
+    todo = [d for d in args.data_dir if args.force or not is_complete(caches[d], keys[d])]
     for d in args.data_dir:  # complete caches with the same key: reused, in the order given
         if d not in todo:
-            cache = cache_dir_for(args.out_root, d, keys[d])
-            print(f"{d} {cache}", flush=True)
-            logging.info("Reusing complete feature cache %s (key %s)", cache, keys[d][:16])
+            print(f"{d} {caches[d]}", flush=True)
+            logging.info("Reusing complete feature cache %s (key %s)", caches[d], keys[d][:16])
     if not todo:
         return  # not even loaded: the upstream's imports cost more than checking the keys
     upstream, _featurizer = load_upstream(cfg)
