@@ -22,12 +22,13 @@ from espnet2.train.collate_fn import CommonCollateFn
 from espnet_ext.pretrain.apc import APCPretrainModel
 from espnet_ext.pretrain.base import PretrainModel
 from espnet_ext.pretrain.joint import UNK, JointPretrainModel, read_phone_list
+from espnet_ext.pretrain.mpc import MPCPretrainModel, read_phone_durations
 from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
 from espnet_ext.trainer import CrashSafeTrainer
 
 # --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
 METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel,
-           "joint": JointPretrainModel}
+           "joint": JointPretrainModel, "mpc": MPCPretrainModel}
 
 model_choices = ClassChoices(
     "model",
@@ -67,7 +68,7 @@ class PretrainTask(AbsTask):
     def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
                             ) -> Optional[Callable[[str, Dict[str, np.ndarray]],
                                                    Dict[str, np.ndarray]]]:
-        if args.model != "joint":
+        if not _reads_phones(args):
             return None
         return PhonesToIds(_phone_list(args))
 
@@ -79,16 +80,20 @@ class PretrainTask(AbsTask):
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False
                             ) -> Tuple[str, ...]:
-        # joint model: "text" = phones of the utterance (paired loss), "unpaired" = phones of a
-        # text-corpus sentence (masked-phone loss); Kaldi-style files "utt p1 p2 ...".
+        # joint and text-arm mpc models: "text" = phones of the utterance (paired loss),
+        # "unpaired" = phones of a text-corpus sentence (masked-phone loss); Kaldi-style
+        # files "utt p1 p2 ...".
         return ("text", "unpaired")
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> PretrainModel:
-        if args.model == "joint":
-            # Store the phone list itself in config.yaml (portable, as ESPnet does for
-            # token_list), not the path it was read from.
+        if _reads_phones(args):
+            # Store the phone list (and durations) themselves in config.yaml (portable, as
+            # ESPnet does for token_list), not the paths they were read from.
             args.model_conf = {**args.model_conf, "phone_list": _phone_list(args)}
+            if args.model_conf.get("phone_durations") is not None:
+                args.model_conf["phone_durations"] = read_phone_durations(
+                    args.model_conf["phone_durations"])
         model = model_choices.get_class(args.model)(**args.model_conf)
         if getattr(args, "init", None) is not None:
             from espnet2.torch_utils.initialize import initialize
@@ -97,10 +102,16 @@ class PretrainTask(AbsTask):
         return model
 
 
+def _reads_phones(args: argparse.Namespace) -> bool:
+    """The joint model always reads phones; an mpc model when it is given a phone list."""
+    return args.model == "joint" or (args.model == "mpc"
+                                      and bool((args.model_conf or {}).get("phone_list")))
+
+
 def _phone_list(args: argparse.Namespace) -> List[str]:
     phones = read_phone_list(args.model_conf.get("phone_list") or [])
     if not phones:
-        raise ValueError("the joint model needs model_conf.phone_list (a list or a file)")
+        raise ValueError(f"the {args.model} model needs model_conf.phone_list (a list or a file)")
     return phones
 
 

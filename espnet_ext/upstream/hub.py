@@ -1,7 +1,8 @@
-"""Our pre-trained upstreams as s3prl hub entries: ``xling_apc``, ``xling_wav2vec2``, ``xling_joint``.
+"""Our pre-trained upstreams as s3prl hub entries: ``xling_apc``, ``xling_wav2vec2``, ``xling_joint``,
+``xling_mpc``.
 
 An exported checkpoint (:mod:`espnet_ext.pretrain.export`) is in the format of s3prl's own
-``apc_local`` / ``wav2vec2_local`` checkpoints plus an ``xling`` block (project version, method,
+``apc_local`` / ``wav2vec2_local`` / ``tera_local`` checkpoints plus an ``xling`` block (project version, method,
 pre-training data and run). The ``xling_*`` entries check that block, so a checkpoint of the
 wrong family or from an unknown writer is refused with a message instead of failing inside
 s3prl, and then build s3prl's own expert: inference code is s3prl's, not a copy.
@@ -28,6 +29,8 @@ ENTRIES: Dict[str, tuple] = {
     "xling_wav2vec2": ("wav2vec2", "s3prl.upstream.wav2vec2.expert"),
     # joint text-audio model and its audio-only twin: their speech branch is a wav2vec 2.0
     "xling_joint": ("joint", "s3prl.upstream.wav2vec2.expert"),
+    # masked prediction on log-mel (all its arms): s3prl's Mockingjay/TERA Transformer
+    "xling_mpc": ("mpc", "s3prl.upstream.mockingjay.expert"),
 }
 
 

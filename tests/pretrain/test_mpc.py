@@ -1,0 +1,141 @@
+"""Masked prediction on log-mel (mpc): the trained encoder is what s3prl runs after export, the
+twin is exactly the audio-only model, every text arm learns, durations follow the table."""
+
+import argparse
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from tests.pretrain.test_joint import PHONES, phone_batch
+from tests.pretrain.test_pretrain import MPC_CONF, speech_batch
+
+DURATIONS = {"a": [3, 5, 7], "b": [10], "s": [4, 6]}
+
+
+def build(conf, seed=0):
+    from espnet_ext.pretrain.task import PretrainTask
+
+    torch.manual_seed(seed)
+    return PretrainTask.build_model(argparse.Namespace(model="mpc", model_conf=conf))
+
+
+def text_conf(text_weight=1.0, paired_weight=1.0):
+    return {**copy.deepcopy(MPC_CONF), "phone_list": PHONES, "phone_durations": DURATIONS,
+            "text_weight": text_weight, "paired_weight": paired_weight, "text_mask_span": 3}
+
+
+def test_trained_encoder_is_what_s3prl_runs_after_export(tmp_path):
+    """Features, positions and layers of the training model equal s3prl's mockingjay expert on
+    the exported checkpoint (so what pre-training optimised is what the downstream sees)."""
+    from s3prl.nn import S3PRLUpstream
+
+    from espnet_ext.upstream.hub import register
+    from espnet_ext.versioning import EXPORTED_UPSTREAM, stamp
+
+    model = build(MPC_CONF).eval()
+    ckpt = tmp_path / "mpc.pt"
+    torch.save({**model.export_state(), "xling": {**stamp(EXPORTED_UPSTREAM), "method": "mpc"}},
+               ckpt)
+    register()
+    upstream = S3PRLUpstream("xling_mpc", path_or_url=str(ckpt)).eval()
+    wavs, wavs_len = speech_batch(2)
+    with torch.no_grad():
+        hs, hs_len = upstream(wavs, wavs_len)
+        feats, lengths = model.features(wavs, wavs_len)
+        ours = model.encode(feats, lengths, all_layers=True)
+    assert len(hs) == len(ours) == MPC_CONF["transformer"]["num_hidden_layers"] + 1
+    # S3PRLUpstream pads every output to wav_len // 160 frames (kaldi framing gives 2 fewer)
+    for h, o in zip(hs, ours):
+        for i, n in enumerate(lengths.tolist()):
+            assert torch.allclose(h[i, :n], o[i, :n], atol=1e-5)
+    assert all(0 <= int(a) - int(b) <= 2 for a, b in zip(hs_len[0], lengths))
+
+
+def test_twin_gradients_equal_the_audio_only_model():
+    """Text weights 0 with a phone list: same initialisation, losses and gradients as mpc alone."""
+    twin = build(text_conf(0.0, 0.0), seed=3)
+    audio = build(copy.deepcopy(MPC_CONF), seed=3)
+    speech_params = dict(audio.named_parameters())
+    for name, p in twin.named_parameters():
+        if name in speech_params:
+            assert torch.equal(p, speech_params[name]), name
+        else:
+            assert name.startswith(("text_", "ctc_head")), name
+    assert all(torch.equal(twin.get_buffer(b), audio.get_buffer(b))
+               for b in ("projections", "codebooks"))
+    speech, speech_len = speech_batch()
+    text, text_len = phone_batch(4, 6, seed=1)
+    losses = []
+    for model, kwargs in ((twin, {"text": text, "text_lengths": text_len,
+                                  "unpaired": text, "unpaired_lengths": text_len}),
+                          (audio, {})):
+        torch.manual_seed(7)
+        loss, _, _ = model(speech, speech_len, **kwargs)
+        loss.backward()
+        losses.append(loss)
+    assert torch.equal(losses[0], losses[1])
+    for name, p in audio.named_parameters():
+        other = twin.get_parameter(name).grad
+        # (the per-layer output norms of the pre-LN stack only act at inference: no gradient)
+        assert (p.grad is None and other is None) or torch.equal(p.grad, other), name
+
+
+def test_each_text_arm_learns_on_tiny_data():
+    model = build(text_conf())
+    speech, speech_len = speech_batch()
+    text, text_len = phone_batch(4, 6, seed=1)
+    unpaired, unpaired_len = phone_batch(4, 12, seed=2)
+    # a learnable text: phone k is followed by phone k+1
+    unpaired = torch.where(unpaired >= 0, 2 + (torch.arange(12)[None, :] % (len(PHONES) - 2)),
+                           unpaired)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    history = {"loss_paired_ctc": [], "loss_text_mlm": [], "loss_mpc": []}
+    for _ in range(30):
+        loss, stats, _ = model(speech, speech_len, text=text, text_lengths=text_len,
+                               unpaired=unpaired, unpaired_lengths=unpaired_len)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for k in history:
+            history[k].append(float(stats[k]))
+    for k, values in history.items():
+        assert np.mean(values[-5:]) < np.mean(values[:5]), (k, values)
+
+
+def test_phone_durations_are_drawn_from_the_table():
+    model = build(text_conf())
+    ids = {p: i for i, p in enumerate(PHONES)}
+    phones = torch.tensor([ids["a"]] * 300 + [ids["b"]] * 50 + [ids["k"]] * 300)
+    torch.manual_seed(0)
+    d = model.draw_durations(phones)
+    assert set(d[:300].tolist()) == {3, 5, 7}
+    assert set(d[300:350].tolist()) == {10}
+    # a phone espeak-ng never timed draws from every phone's durations pooled
+    assert set(d[350:].tolist()) <= {3, 5, 7, 10, 4, 6} and len(set(d[350:].tolist())) > 3
+
+
+def test_span_mask_covers_about_the_asked_share_in_spans():
+    from espnet_ext.pretrain.mpc import span_mask
+
+    torch.manual_seed(0)
+    lengths = torch.tensor([2000, 1500, 7])
+    mask = span_mask(lengths, 2000, prob=0.4, span=10)
+    assert not mask[1, 1500:].any() and not mask[2, 7:].any()
+    assert mask[2].any()  # even a short utterance gets a span
+    share = mask[0].float().mean().item()
+    assert 0.25 < share < 0.45, share  # overlapping spans: a little below prob
+    runs = torch.diff(mask[0].int()).abs().sum().item() / 2
+    assert mask[0].sum().item() / runs >= 10  # contiguous spans, not single frames
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"text_weight": 1.0, "phone_list": None}, "phone_list"),
+    ({"text_weight": 1.0, "phone_durations": None}, "phone_durations"),
+    ({"audio": {"kaldi": {"fbank": {"frame_shift": 20.0}}}}, "frame_shift must be 10"),
+    ({"phone_durations": {"a": []}}, "non-empty"),
+])
+def test_bad_options_are_refused_with_the_option_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        build({**text_conf(), **bad})
