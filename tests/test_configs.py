@@ -21,6 +21,7 @@ or bool types of the top-level keys, so that a mistyped value fails too, not onl
 """
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -155,8 +156,11 @@ def build_pretrain(config: Path, tmp_path: Path) -> torch.nn.Module:
     argv = ["--train_data_path_and_name_and_type", f"{tmp_path}/train/wav.scp,speech,sound",
             "--valid_data_path_and_name_and_type", f"{tmp_path}/dev/wav.scp,speech,sound",
             "--output_dir", str(tmp_path / "pretrain")]
-    if (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("model") == "joint":
-        # the recipe's is_joint_config branch: phone fields and stage 2's phone token list
+    raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    model_conf = raw.get("model_conf") or {}
+    if raw.get("model") == "joint" or {"text_weight", "paired_weight"} & set(model_conf):
+        # the recipe's is_text_config branch: phone fields and stage 2's phone token list
+        # (and, for mpc, its phone durations)
         phones = tmp_path / "phones.txt"
         phones.write_text("\n".join(PHONES) + "\n", encoding="utf-8")
         for split, d in (("train", "train"), ("valid", "dev")):
@@ -164,6 +168,10 @@ def build_pretrain(config: Path, tmp_path: Path) -> torch.nn.Module:
                      f"--{split}_data_path_and_name_and_type",
                      f"{tmp_path}/{d}/unpaired_phones,unpaired,text"]
         argv += ["--model_conf", f"phone_list={phones}"]
+        if raw.get("model") == "mpc":
+            durations = tmp_path / "durations.json"
+            durations.write_text(json.dumps({p: [3, 6, 9] for p in PHONES[2:]}), encoding="utf-8")
+            argv += ["--model_conf", f"phone_durations={durations}"]
     return build_training(PretrainTask, argv, config)
 
 
@@ -188,10 +196,11 @@ def check_pretrain(config: Path, tmp_path: Path) -> None:
     num_params = sum(p.numel() for p in model.parameters())
     assert num_params > 0
     if num_params > MAX_FORWARD_PARAMS:
-        return  # GPU-sized (wav2vec2/joint *_base): built, every option checked, not run
+        return  # GPU-sized (*_base): built, every option checked, not run
     speech, lengths = speech_batch(n=2, seconds=1.0)
     batch = {}
-    if isinstance(model, JointPretrainModel):  # + phones of the utterances and of unpaired text
+    if isinstance(model, JointPretrainModel) or getattr(model, "phone_list", None):
+        # + phones of the utterances and of unpaired text
         text, text_lengths = phone_batch(2, 8, seed=0)
         unpaired, unpaired_lengths = phone_batch(2, 12, seed=1)
         batch = dict(text=text, text_lengths=text_lengths, unpaired=unpaired,

@@ -3,6 +3,11 @@
     python -m espnet_ext.bin.export_upstream --exp_dir exp/pretrain_apc_tiny_1h \\
         --out_ckpt exp/upstreams/xling_apc_tiny_1h.pt --out_yaml exp/upstreams/xling_apc_tiny_1h.yaml \\
         --info pretrain_hours=1 --info data=data/pretrain_nl_1h
+
+The random-init control (the config's model before its first update, with the run's seed):
+
+    python -m espnet_ext.bin.export_upstream --random_init conf/pretrain/mpc_tiny.yaml --seed 1 \
+        --exp_dir exp/pretrain_mpc_tiny_0h --out_ckpt exp/upstreams/xling_mpc_tiny_0h.pt ...
 """
 
 import argparse
@@ -20,6 +25,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_yaml", type=Path, required=True, help="upstream config to write")
     parser.add_argument("--model_file", type=Path, default=None,
                         help="weights to export (default: valid.loss.ave.pth, else best)")
+    parser.add_argument("--random_init", type=Path, default=None, metavar="CONFIG",
+                        help="export this pre-training config's model untrained (built with "
+                             "--seed as training would build it) instead of a trained run")
+    parser.add_argument("--seed", type=int, default=1, help="seed of --random_init")
     parser.add_argument("--info", action="append", default=[], metavar="KEY=VALUE",
                         help="provenance stored in the checkpoint (repeatable)")
     return parser
@@ -27,7 +36,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = get_parser().parse_args()
-    from espnet_ext.pretrain.export import export_upstream
+    from espnet_ext.pretrain.export import export_upstream, write_random_init
 
     info = {}
     for item in args.info:
@@ -35,7 +44,11 @@ def main() -> None:
         if not sep or not key:
             raise ConfigError(f"--info expects KEY=VALUE, got {item!r}")
         info[key] = value
-    export_upstream(args.exp_dir, args.out_ckpt, args.out_yaml, args.model_file, info)
+    model_file = args.model_file
+    if args.random_init is not None:
+        model_file = write_random_init(args.random_init, args.seed, args.exp_dir)
+        info.setdefault("variant", "random_init")
+    export_upstream(args.exp_dir, args.out_ckpt, args.out_yaml, model_file, info)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", type=Path, required=True, help="text corpus, one sentence per line")
     parser.add_argument("--token_list", type=Path, default=None,
                         help="phone token list to write (from the first --data_dir)")
+    parser.add_argument("--durations", type=Path, default=None,
+                        help="also write espeak-ng's phone durations (JSON, 10 ms frames) here")
     parser.add_argument("--lang", default="nl")
     parser.add_argument("--mode", default="ipa", choices=["ipa", "grapheme"])
     parser.add_argument("--seed", type=int, default=1)
@@ -26,11 +28,13 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = get_parser().parse_args()
-    from espnet_ext.pretrain.text_data import prepare_phone_data
+    from espnet_ext.pretrain.text_data import measure_phone_durations, prepare_phone_data
 
     for i, data_dir in enumerate(args.data_dir):
         prepare_phone_data(data_dir, args.corpus, args.lang, args.mode, args.seed,
                            token_list=args.token_list if i == 0 else None)
+    if args.durations is not None:
+        measure_phone_durations(args.corpus, args.durations, args.lang, args.seed)
 
 
 if __name__ == "__main__":

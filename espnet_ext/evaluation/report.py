@@ -14,7 +14,7 @@ Outputs in ``out_dir``:
     probe_accuracy.png
 
 Conventions the report relies on (set by xling.sh): an upstream pre-trained by the recipe is
-named ``xling_<config>[_twin]_<hours>h``; a degraded test set's condition is stored in the score
+named ``xling_<config>[_twin|_paired]_<hours>h`` (``_0h``: the random-init control); a degraded test set's condition is stored in the score
 summary's meta (``condition``), and noise conditions are named ``snr<dB>_<noise>``.
 
 Training seeds (``--seeds``, the summary's meta ``seed``): the runs of one upstream with different
@@ -124,13 +124,21 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
 
 
 def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
-    """(baseline, system) pairs compared by default: each pre-trained model's audio-only twin vs
-    the model itself (the joint-vs-audio-only question), and every upstream vs fbank."""
+    """(baseline, system) pairs compared by default: each text model's audio-only twin vs the
+    joint model and vs the paired-only arm (the question), the random-init control of a config
+    vs every model pre-trained from it, and every upstream vs fbank."""
     ups = sorted(set(upstreams))
     pairs = []
     for u in ups:
-        if "_twin_" in u and u.replace("_twin_", "_") in ups:
-            pairs.append((u, u.replace("_twin_", "_")))
+        if "_twin_" in u:
+            for arm in ("_", "_paired_"):
+                if u.replace("_twin_", arm) in ups:
+                    pairs.append((u, u.replace("_twin_", arm)))
+        m = _AMOUNT.match(u)
+        if m and float(m.group("hours")) == 0:
+            family = m.group("family")
+            same_config = re.compile(rf"^{re.escape(family)}(_twin|_paired)?_[0-9.]+h$")
+            pairs += [(u, v) for v in ups if v != u and same_config.match(v)]
     if FBANK in ups:
         pairs += [(FBANK, u) for u in ups if u != FBANK]
     return pairs

@@ -57,6 +57,43 @@ def _load_trained_model(exp_dir: Path, model_file: Optional[Path]):
     return args, model, model_file
 
 
+def write_random_init(config: PathLike, seed: int, exp_dir: PathLike) -> Path:
+    """The random-init control: ``config``'s model, untrained, as a pre-training exp dir.
+
+    The model is built exactly as the pre-training stage builds it before its first update
+    (ESPnet's ``set_all_random_seed(seed)``, then ``build_model``; audio only: a text config's
+    text modules come after every speech module and do not change them), so its weights are
+    those every run of ``config`` with ``seed`` starts from. Writes ``exp_dir/config.yaml``
+    and ``exp_dir/init.pth``; returns the latter (export it with ``model_file``).
+    """
+    import torch
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+
+    from espnet_ext.pretrain.task import PretrainTask
+
+    config, exp_dir = Path(config), Path(exp_dir)
+    try:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        model_conf = {k: v for k, v in (raw.get("model_conf") or {}).items()
+                      if k not in ("phone_list", "phone_durations", "text_weight",
+                                   "paired_weight")}
+        args = argparse.Namespace(model=raw["model"], model_conf=model_conf, seed=seed)
+    except (OSError, yaml.YAMLError, KeyError, AttributeError) as e:
+        raise ConfigError(f"{config}: not a pre-training config with 'model' and "
+                          f"'model_conf': {e}") from None
+    if args.model == "joint":  # the wav2vec 2.0 speech branch alone
+        args.model, args.model_conf = "wav2vec2", model_conf.get("speech") or {}
+    set_all_random_seed(seed)
+    model = PretrainTask.build_model(args)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(exp_dir / "config.yaml", yaml.safe_dump(
+        {"model": args.model, "model_conf": args.model_conf, "seed": seed,
+         "random_init_of": str(config)}, sort_keys=False))
+    with atomic_open(exp_dir / "init.pth", "wb") as f:
+        torch.save(model.state_dict(), f)
+    return exp_dir / "init.pth"
+
+
 def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
                     model_file: Optional[PathLike] = None, info: Optional[Dict] = None,
                     layers="all") -> Dict:

@@ -71,6 +71,18 @@ def test_default_pairs_are_twin_vs_model_and_each_vs_fbank():
     assert ("fbank", "xling_apc_tiny_2h") in pairs and len(pairs) == 1 + 4
 
 
+def test_default_pairs_add_paired_arm_and_random_init_control():
+    ups = ["fbank", "xling_mpc_tiny_0h", "xling_mpc_tiny_2h", "xling_mpc_tiny_twin_2h",
+           "xling_mpc_tiny_paired_2h", "xling_mpc_tiny_base_2h"]
+    pairs = set(default_pairs(ups))
+    assert {("xling_mpc_tiny_twin_2h", "xling_mpc_tiny_2h"),
+            ("xling_mpc_tiny_twin_2h", "xling_mpc_tiny_paired_2h")} <= pairs
+    # the control vs every run of its own config, not of another config sharing the prefix
+    assert {("xling_mpc_tiny_0h", v) for v in ups[2:5]} <= pairs
+    assert ("xling_mpc_tiny_0h", "xling_mpc_tiny_base_2h") not in pairs
+    assert len(pairs) == 2 + 3 + 5
+
+
 def test_report_from_fixture_exp(tmp_path):
     exp = build_exp(tmp_path)
     out = tmp_path / "results"

@@ -139,3 +139,27 @@ def test_span_mask_covers_about_the_asked_share_in_spans():
 def test_bad_options_are_refused_with_the_option_named(bad, match):
     with pytest.raises(ValueError, match=match):
         build({**text_conf(), **bad})
+
+
+def test_random_init_control_is_the_first_weights_of_every_run_of_its_config(tmp_path):
+    """--pretrain_hours 0: the config's speech model as ESPnet builds it before update 1 (its
+    seed), whatever text arms the config has; exported through the same path as trained runs."""
+    import yaml
+    from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+
+    from espnet_ext.pretrain.export import export_upstream, write_random_init
+
+    config = tmp_path / "mpc.yaml"
+    config.write_text(yaml.safe_dump({"model": "mpc", "model_conf": text_conf()}))
+    init = write_random_init(config, seed=5, exp_dir=tmp_path / "pretrain_mpc_0h")
+    state = torch.load(init, weights_only=True)
+    set_all_random_seed(5)  # what AbsTask.main_worker does before build_model
+    from espnet_ext.pretrain.task import PretrainTask
+
+    joint = PretrainTask.build_model(argparse.Namespace(model="mpc", model_conf=text_conf()))
+    speech = {k: v for k, v in joint.state_dict().items() if not k.startswith(("text_", "ctc_"))}
+    assert state.keys() == speech.keys()
+    assert all(torch.equal(state[k], speech[k]) for k in state)
+    info = export_upstream(tmp_path / "pretrain_mpc_0h", tmp_path / "x.pt", tmp_path / "x.yaml",
+                           model_file=init, info={"variant": "random_init"})
+    assert info["method"] == "mpc" and info["variant"] == "random_init" and info["seed"] == 5

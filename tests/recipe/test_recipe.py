@@ -58,8 +58,8 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
 
     results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
     # fbank plus every (pre-training config x amount) of the quick variant, on both languages
-    pretrained = {"xling_apc_fast_0.02h", "xling_apc_fast_0.04h", "xling_joint_fast_0.04h",
-                  "xling_joint_fast_twin_0.04h"}
+    pretrained = {"xling_apc_fast_0.02h", "xling_apc_fast_0.04h", "xling_mpc_fast_0h",
+                  "xling_mpc_fast_0.04h", "xling_mpc_fast_twin_0.04h"}
     # every upstream x language x (clean + the conditions of conf/degrade/quick.yaml)
     conditions = {"clean", "snr10_babble", "snr10_pink", "tel8k"}
     assert {(r["upstream"], r["language"], r["condition"]) for r in results} == {
@@ -77,7 +77,9 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
             probe = json.loads((tmp_path / "exp" / "probe" / name / lang / "probe.json").read_text())
             assert probe["layers"] and 0 < probe["chance"] < 1
     sig = json.loads((tmp_path / "exp" / "results" / "significance.json").read_text())
-    assert any(s["baseline"] == "xling_joint_fast_twin_0.04h" and s["condition"] == "tel8k"
+    assert any(s["baseline"] == "xling_mpc_fast_twin_0.04h" and s["condition"] == "tel8k"
+               for s in sig)
+    assert any(s["baseline"] == "xling_mpc_fast_0h" and s["system"] == "xling_mpc_fast_twin_0.04h"
                for s in sig)
     for png in ("error_vs_snr_babble", "error_vs_snr_pink", "error_vs_pretrain_hours", "layer_weights",
                 "probe_accuracy"):
@@ -86,21 +88,24 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     small, large = (set((tmp_path / "data" / f"pretrain_nl_{h}h" / "wav.scp").read_text()
                         .splitlines()) for h in ("0.02", "0.04"))
     assert small < large
-    # joint model: phones of the transcripts and of unpaired corpus sentences, one phone list
+    # text arms: phones of the transcripts and of unpaired corpus sentences, one phone list,
+    # espeak-ng's phone durations
     pool = tmp_path / "data" / "pretrain_nl_0.04h"
     assert (pool / "phones").read_text().count("\n") == len(large)
     assert (pool / "unpaired_phones").read_text().count("\n") == len(large)
-    assert (tmp_path / "data" / "token_list" / "nl_phones_ipa" / "tokens.txt").read_text() \
-        .startswith("<blank>\n<unk>\n")
-    joint_log = (tmp_path / "exp" / "pretrain_joint_fast_0.04h" / "train.log").read_text()
-    twin_log = (tmp_path / "exp" / "pretrain_joint_fast_twin_0.04h" / "train.log").read_text()
+    phone_dir = tmp_path / "data" / "token_list" / "nl_phones_ipa"
+    assert (phone_dir / "tokens.txt").read_text().startswith("<blank>\n<unk>\n")
+    assert min(min(d) for d in json.loads((phone_dir / "durations.json").read_text()).values()) >= 1
+    joint_log = (tmp_path / "exp" / "pretrain_mpc_fast_0.04h" / "train.log").read_text()
+    twin_log = (tmp_path / "exp" / "pretrain_mpc_fast_twin_0.04h" / "train.log").read_text()
     assert "loss_text_mlm" in joint_log and "loss_paired_ctc" in joint_log
-    assert "loss_text_mlm" not in twin_log and "loss_contrastive" in twin_log
+    assert "loss_text_mlm" not in twin_log and "loss_mpc" in twin_log
     for name in pretrained:
         assert (tmp_path / "exp" / "upstreams" / f"{name}.pt").stat().st_size > 0
         conf = (tmp_path / "exp" / "upstreams" / f"{name}.yaml").read_text()
         assert "upstream: xling_" in conf
-        assert (tmp_path / "exp" / f"pretrain_{name[len('xling_'):]}" / "tensorboard").is_dir()
+        if not name.endswith("_0h"):  # the random-init control is not trained
+            assert (tmp_path / "exp" / f"pretrain_{name[len('xling_'):]}" / "tensorboard").is_dir()
     summary = json.loads((tmp_path / "data" / "summary.json").read_text())
     assert summary  # the corpus summary was written
     # stage 1 built the languages this run needs (nl es), none of the corpus's four others

@@ -80,12 +80,17 @@ dumpdir=dump            # feature caches: ${dumpdir}/feats/<upstream>/
 
 # Self-supervised pre-training (stages 3-4)
 pretrain_configs=""     # conf/pretrain/*.yaml to train; CONFIG:H1,H2 gives a config its own amounts,
-                        # e.g. "conf/pretrain/apc_tiny.yaml conf/pretrain/wav2vec2_tiny.yaml:2"
-pretrain_hours="0.5 1 2"  # nested amounts of the pool (h) for configs without their own; "all" = whole pool
+                        # e.g. "conf/pretrain/apc_tiny.yaml conf/pretrain/mpc_tiny.yaml:0,2"
+pretrain_hours="0.5 1 2"  # nested amounts of the pool (h) for configs without their own; "all" =
+                        # whole pool; 0 = the random-init control (the model before its first
+                        # update, with the run's seed: no training, exported as xling_<config>_0h)
 pretrain_set=pretrain_nl  # the pool: ${datadir}/${pretrain_set} (audio only)
 pretrain_valid_set=dev_nl # validation loss of pre-training
 pretrain_args=""        # extra arguments for pretrain_train
-pretrain_twins=true     # each joint text-audio config also trains its audio-only twin
+pretrain_arms=twin      # besides a text config's joint model (xling_<config>_<h>h), also train:
+                        # twin = every text weight 0, the audio-only model (_twin_); paired =
+                        # unpaired-text weight 0, transcripts only (_paired_); "" = neither.
+                        # A text config: model joint, or one that sets text_weight/paired_weight
 pretrain_lang=nl        # language of the pre-training audio and text
 pretrain_text=pretrain_text_nl/sentences.txt  # text corpus (in ${datadir}) of the joint model
 phone_mode=ipa          # joint model text units: ipa (espeak-ng) or grapheme
@@ -183,18 +188,23 @@ validate() {  # validate [--no_audio] dir...: every stage that consumes data che
 # The training set of a language: the full one, or its capped subset.
 train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_hours}h}"; }
 
-# Pre-training runs: one per (config, amount, variant); each becomes the upstream
-# xling_<config>[_twin]_<h>h. A joint text-audio config also gets its audio-only twin (same
-# config and data, every text loss weight 0) when --pretrain_twins true.
-is_joint_config() { grep -Eq '^model:[[:space:]]*joint[[:space:]]*$' "${1}"; }
-pretrain_tag_of() { echo "$(basename "${1}" .yaml)$([ "${3:-}" = twin ] && echo _twin)_${2}h$(seed_suffix "${4}")"; }
+# Pre-training runs: one per (config, amount, arm); each becomes the upstream
+# xling_<config>[_twin|_paired]_<h>h. A text config's arms (--pretrain_arms) read the same
+# config and data with some text loss weights 0, so their speech batches are identical.
+is_text_config() { grep -Eq '^model:[[:space:]]*joint[[:space:]]*$|^[[:space:]]+(text_weight|paired_weight):' "${1}"; }
+is_mpc_config() { grep -Eq '^model:[[:space:]]*mpc[[:space:]]*$' "${1}"; }
+pretrain_tag_of() {
+    local _arm=""; [ "${3:-main}" = main ] || _arm=_${3}
+    echo "$(basename "${1}" .yaml)${_arm}_${2}h$(seed_suffix "${4}")"
+}
 pretrain_data_of() {
     if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
     else echo "${datadir}/${pretrain_set}_${1}h"; fi
 }
-# One "CONFIG HOURS VARIANT SEED" line per pre-training run (VARIANT: main or twin).
+# One "CONFIG HOURS ARM SEED" line per pre-training run (ARM: main, twin or paired; amount 0,
+# the random-init control, is main only).
 pretrain_runs() {
-    local _entry _cfg _hours _h _s
+    local _entry _cfg _hours _h _s _arm
     for _s in ${seeds}; do
     for _entry in ${pretrain_configs}; do
         _cfg=${_entry%%:*}
@@ -202,9 +212,9 @@ pretrain_runs() {
         [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
         for _h in ${_hours//,/ }; do
             echo "${_cfg} ${_h} main ${_s}"
-            if [ "${pretrain_twins}" = true ] && is_joint_config "${_cfg}"; then
-                echo "${_cfg} ${_h} twin ${_s}"
-            fi
+            [ "${_h}" = 0 ] && continue
+            is_text_config "${_cfg}" || continue
+            for _arm in ${pretrain_arms}; do echo "${_cfg} ${_h} ${_arm} ${_s}"; done
         done
     done
     done
@@ -212,24 +222,28 @@ pretrain_runs() {
 for _entry in ${pretrain_configs}; do
     [ -f "${_entry%%:*}" ] || { log "Error: pre-training config ${_entry%%:*} not found"; exit 2; }
 done
+for _arm in ${pretrain_arms}; do
+    [[ "${_arm}" =~ ^(twin|paired)$ ]] || { log "Error: --pretrain_arms '${_arm}': the arms are twin and paired"; exit 2; }
+done
 mapfile -t _pretrain_runs < <(pretrain_runs)
 pretrained_upstreams=""
-_any_joint=false
+_any_text=false
 # One "UPSTREAM SEED" line per downstream training per language (stages 6-8): every upstream
 # with every seed, a pre-trained one with the model of its own seed.
 _asr_runs=()
 for _s in ${seeds}; do for upstream in ${upstreams}; do _asr_runs+=("${upstream} ${_s}"); done; done
 probe_upstreams=${upstreams}
 for _run in "${_pretrain_runs[@]}"; do
-    read -r _cfg _h _variant _s <<< "${_run}"
-    _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}").yaml
+    read -r _cfg _h _arm _s <<< "${_run}"
+    _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}").yaml
     pretrained_upstreams+=" ${_yaml}"
     _asr_runs+=("${_yaml} ${_s}")
     [ "${_s}" = "${first_seed}" ] && probe_upstreams+=" ${_yaml}"
-    is_joint_config "${_cfg}" && _any_joint=true
+    is_text_config "${_cfg}" && [ "${_h}" != 0 ] && _any_text=true
 done
 all_upstreams="${upstreams}${pretrained_upstreams}"
 phone_token_list=${datadir}/token_list/${pretrain_lang}_phones_${phone_mode}/tokens.txt
+phone_durations=${phone_token_list%/*}/durations.json  # espeak-ng's phone durations (mpc text arm)
 
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     export XLING_STAGE=1
@@ -287,13 +301,15 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
         fail_point token_list
         touch "${_tdir}/.done"
     done
-    if [ "${_any_joint}" = true ]; then
+    if [ "${_any_text}" = true ]; then
         # Phones of every pool/valid utterance's transcript and of unpaired corpus sentences,
-        # one phone list for every joint run (idempotent: the step keeps its own marker).
-        log "Stage 2: ${phone_mode} phones: ${datadir}/${pretrain_set}, ${datadir}/${pretrain_valid_set} -> ${phone_token_list}"
+        # one phone list for every text run, and espeak-ng's phone durations (idempotent: the
+        # step keeps its own markers).
+        log "Stage 2: ${phone_mode} phones: ${datadir}/${pretrain_set}, ${datadir}/${pretrain_valid_set} -> ${phone_token_list}, ${phone_durations}"
         ${python} -m espnet_ext.bin.prepare_phones --lang "${pretrain_lang}" --mode "${phone_mode}" \
             --data_dir "${datadir}/${pretrain_set}" --data_dir "${datadir}/${pretrain_valid_set}" \
-            --corpus "${datadir}/${pretrain_text}" --token_list "${phone_token_list}" --seed "${seed}"
+            --corpus "${datadir}/${pretrain_text}" --token_list "${phone_token_list}" --seed "${seed}" \
+            --durations "${phone_durations}"
     fi
 fi
 
@@ -368,11 +384,12 @@ launch_train() {
         || { log "Error: training failed; see ${_exp}/train.log"; exit 1; }
 }
 
-# pretrain_one "CONFIG HOURS VARIANT SEED": one pre-training run (stage 3), skipped when done.
+# pretrain_one "CONFIG HOURS ARM SEED": one pre-training run (stage 3), skipped when done.
 pretrain_one() {
-    local _cfg _h _variant _s _tag _pt_exp _train _dev _stats _split _d
-    read -r _cfg _h _variant _s <<< "${1}"
-    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
+    local _cfg _h _arm _s _tag _pt_exp _train _dev _stats _split _d
+    read -r _cfg _h _arm _s <<< "${1}"
+    [ "${_h}" = 0 ] && return 0  # the random-init control: nothing to train (stage 4 builds it)
+    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}")
     _pt_exp=${expdir}/pretrain_${_tag}
     _train=$(pretrain_data_of "${_h}")
     _dev=${datadir}/${pretrain_valid_set}
@@ -384,17 +401,21 @@ pretrain_one() {
         --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
         --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
     )
-    if is_joint_config "${_cfg}"; then
+    if is_text_config "${_cfg}"; then
         [ -f "${_train}/phones" ] || { log "Error: ${_train}/phones missing: run stage 2"; exit 2; }
-        # Joint and twin read the same data (the twin ignores the text), so their speech
-        # batches are identical; the twin only sets every text loss weight to 0.
+        # Every arm reads the same data (the twin ignores the text), so their speech batches
+        # are identical; an arm only sets text loss weights to 0.
         for _split in train valid; do
             _d=${_train}; [ "${_split}" = valid ] && _d=${_dev}
             _data_opts+=(--${_split}_data_path_and_name_and_type "${_d}/phones,text,text"
                          --${_split}_data_path_and_name_and_type "${_d}/unpaired_phones,unpaired,text")
         done
         _data_opts+=(--model_conf "phone_list=${phone_token_list}")
-        [ "${_variant}" = twin ] && _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0)
+        is_mpc_config "${_cfg}" && _data_opts+=(--model_conf "phone_durations=${phone_durations}")
+        case "${_arm}" in
+            twin) _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0) ;;
+            paired) _data_opts+=(--model_conf text_weight=0.0) ;;
+        esac
     fi
     _stats=${_pt_exp}/stats
     if ! done_already "${_stats}/.done"; then
@@ -421,7 +442,7 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     export XLING_STAGE=3
     # Nested amounts first (one writer per subset dir, even when runs share an amount).
     for _h in $(for _run in "${_pretrain_runs[@]}"; do echo "${_run}" | cut -d' ' -f2; done | sort -u); do
-        [ "${_h}" = all ] && continue
+        [ "${_h}" = all ] || [ "${_h}" = 0 ] && continue
         log "Stage 3: nested ${_h} h of ${datadir}/${pretrain_set} -> $(pretrain_data_of "${_h}")"
         ${python} -m espnet_ext.bin.subset_data_dir --max_hours "${_h}" --seed "${seed}" \
             "${datadir}/${pretrain_set}" "$(pretrain_data_of "${_h}")"
@@ -429,7 +450,8 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     # Every pool amount and the validation set, checked once for all runs.
     _dirs=("${datadir}/${pretrain_valid_set}")
     for _run in "${_pretrain_runs[@]}"; do
-        _d=$(pretrain_data_of "$(echo "${_run}" | cut -d' ' -f2)")
+        _h=$(echo "${_run}" | cut -d' ' -f2); [ "${_h}" = 0 ] && continue
+        _d=$(pretrain_data_of "${_h}")
         [[ " ${_dirs[*]} " == *" ${_d} "* ]] || _dirs+=("${_d}")
     done
     [ ${#_pretrain_runs[@]} -eq 0 ] || validate "${_dirs[@]}"
@@ -439,24 +461,33 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     pool_wait
 fi
 
-# export_one "CONFIG HOURS VARIANT SEED": export one pre-trained model (stage 4), skipped when
-# its upstream is newer than the training.
+# export_one "CONFIG HOURS ARM SEED": export one pre-trained model (stage 4), skipped when its
+# upstream is newer than the training (amount 0: than the config; the untrained model is built
+# here).
 export_one() {
-    local _cfg _h _variant _s _tag _pt_exp _out
-    read -r _cfg _h _variant _s <<< "${1}"
-    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_variant}" "${_s}")
+    local _cfg _h _arm _s _tag _pt_exp _out _trained _what=()
+    read -r _cfg _h _arm _s <<< "${1}"
+    _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}")
     _pt_exp=${expdir}/pretrain_${_tag}
     _out=${expdir}/upstreams/xling_${_tag}
-    if done_already "${_out}.yaml" && [ "${_out}.yaml" -nt "${_pt_exp}/.done" ]; then
+    _trained=${_pt_exp}/.done
+    if [ "${_h}" = 0 ]; then
+        _trained=${_cfg}
+        _what=(--random_init "${_cfg}" --seed "${_s}" --info "pretrain_hours=0"
+               --info "variant=random_init")
+    else
+        _what=(--info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")"
+               --info "variant=${_arm}")
+    fi
+    if done_already "${_out}.yaml" && [ "${_out}.yaml" -nt "${_trained}" ]; then
         log "Stage 4: ${_out}.yaml exists, skipping"
         return 0
     fi
-    [ -f "${_pt_exp}/.done" ] || { log "Error: ${_pt_exp} is not trained: run stage 3"; exit 2; }
+    [ -f "${_trained}" ] || { log "Error: ${_pt_exp} is not trained: run stage 3"; exit 2; }
     log "Stage 4: export ${_pt_exp} -> ${_out}.{pt,yaml}"
     ${python} -m espnet_ext.bin.export_upstream --exp_dir "${_pt_exp}" \
-        --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" \
-        --info "pretrain_hours=${_h}" --info "pretrain_data=$(pretrain_data_of "${_h}")" \
-        --info "pretrain_config=${_cfg}" --info "variant=${_variant}" --info "seed=${_s}" \
+        --out_ckpt "${_out}.pt" --out_yaml "${_out}.yaml" "${_what[@]}" \
+        --info "pretrain_config=${_cfg}" --info "seed=${_s}" \
         || { log "Error: export of ${_pt_exp} failed (above)"; exit 1; }
 }
 
