@@ -1,6 +1,7 @@
 """Print, one per line, the ESPnet arguments that feed an upstream into asr_train/asr_inference.
 
-  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --train D --valid D
+  upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --train D --valid D \
+      [--encoder_frame_ms 40]
   upstream_asr_args --upstream wav2vec2_base --cache_root dump/feats --test D1 [--test D2 ...]
 
 With several --test, the two lines of each test set follow in the order given (one process for
@@ -14,7 +15,19 @@ import sys
 from espnet_ext.bin import run_main
 from espnet_ext.features.extract import DTYPES
 from espnet_ext.upstream.config import load_upstream_config
-from espnet_ext.upstream.espnet_args import decode_args, train_args
+from espnet_ext.upstream.espnet_args import DEFAULT_ENCODER_FRAME_MS, decode_args, train_args
+
+
+def _frame_ms(parser: argparse.ArgumentParser, value: str):
+    if not value:
+        return None
+    try:
+        frame_ms = float(value)
+    except ValueError:
+        frame_ms = -1.0
+    if frame_ms <= 0:
+        parser.error(f"--encoder_frame_ms {value!r}: a positive number of ms, or \"\"")
+    return frame_ms
 
 
 def main() -> None:
@@ -27,6 +40,10 @@ def main() -> None:
     parser.add_argument("--valid", help="validation data dir")
     parser.add_argument("--test", action="append", default=[],
                         help="data dir to decode (repeatable)")
+    parser.add_argument("--encoder_frame_ms", default=str(DEFAULT_ENCODER_FRAME_MS),
+                        help="frame rate every upstream reaches the encoder at (the input layer "
+                             "is chosen from the upstream's frame shift); \"\" keeps the ASR "
+                             "config's input_layer")
     args = parser.parse_args()
     if not args.test and not (args.train and args.valid):
         parser.error("give --train and --valid, or --test")
@@ -37,7 +54,8 @@ def main() -> None:
             out = [line for test in args.test
                    for line in decode_args(cfg, test, args.cache_root, args.dtype)]
         else:
-            out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype)
+            frame_ms = _frame_ms(parser, args.encoder_frame_ms)
+            out = train_args(cfg, args.train, args.valid, args.cache_root, args.dtype, frame_ms)
     print("\n".join(out))
 
 

@@ -110,7 +110,7 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
             row = dict(g[0])
         else:
             row = {k: g[0][k] for k in ("upstream", "language", "test_set", "condition", "decode",
-                                        "num_utts")}
+                                        "encoder_frame_ms", "num_utts") if k in g[0]}
             row.update({m: round(res[m]["rate"], 2) for m in METRICS})
             row.update({k: sum(r[k] for r in g)
                         for k in ("char_errors", "chars", "word_errors", "words")})

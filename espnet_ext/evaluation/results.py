@@ -42,6 +42,9 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
                 "decode": meta.get("decode", f.parent.parent.parent.name),
                 # training seed of the run (--seeds); "" for summaries from before seeds
                 "seed": str(meta.get("seed", "")),
+                # the frame rate every upstream reached the encoder at ("config": the ASR
+                # config's input layer for all; "" for summaries from before it was recorded)
+                "encoder_frame_ms": str(meta.get("encoder_frame_ms", "")),
                 "num_utts": s["num_utts"],
                 "cer": s["cer"],
                 "wer": s["wer"],

@@ -11,6 +11,12 @@ between upstreams (SUPERB/ML-SUPERB protocol), and it changes here, from ``conf/
 Every s3prl upstream also gets ESPnet's ``preencoder: linear`` down to the fbank width (80), as
 ESPnet's SSL recipes do: the encoder then sees inputs of one size whatever the upstream, and its
 conv2d subsampling does not grow with the upstream's width (768-1024).
+
+And every upstream reaches the encoder at one frame rate (``encoder_frame_ms``, 40 ms by
+default): the encoder's input subsampling is chosen from the upstream's frame shift (conv2d, 4x,
+for 10 ms fbank/APC/mpc; conv2d2, 2x, for 20 ms wav2vec 2.0-family features), as ML-SUPERB feeds
+every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms upstream ran at
+80 ms, where many utterances have more characters than frames and CTC cannot emit them.
 """
 
 from pathlib import Path
@@ -30,6 +36,9 @@ from espnet_ext.fileio import PathLike
 # ESPnet's default frontend settings for the fbank baseline (16 kHz: 512-point FFT, 25 ms
 # window, 10 ms hop, 80 mel bins), the front end of most ESPnet ASR recipes.
 FBANK_FRONTEND_CONF = {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 80}
+# ESPnet's Conformer/Transformer input layers by subsampling factor
+INPUT_LAYERS = {1: "conv2d1", 2: "conv2d2", 4: "conv2d", 6: "conv2d6", 8: "conv2d8"}
+DEFAULT_ENCODER_FRAME_MS = 40.0
 # ESPnet folds batches by these lengths: samples for waveforms, frames for cached features.
 WAVE_FOLD_LENGTH = 80000
 FEATS_FOLD_LENGTH = 800
@@ -124,13 +133,49 @@ def _upstream_dim(cfg: UpstreamConfig) -> int:
     return featurizer.output_size
 
 
+def frame_shift_ms(cfg: UpstreamConfig, cache: Optional[Path] = None) -> float:
+    """The upstream's frame shift: fbank's hop, a cache's recorded rate, or (fine-tuned) the
+    downsample rate s3prl reports for the loaded upstream."""
+    if cfg.upstream == FBANK:
+        return 1000.0 * FBANK_FRONTEND_CONF["hop_length"] / 16000
+    if cache is not None:
+        return float(read_cache_info(cache)["frame_shift_ms"])
+    from espnet_ext.upstream import load_upstream
+
+    upstream, _ = load_upstream(cfg)
+    return 1000.0 * upstream.downsample_rates[0] / 16000
+
+
+def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
+                       encoder_frame_ms: float = DEFAULT_ENCODER_FRAME_MS) -> List[str]:
+    """``--encoder_conf input_layer=...`` that brings ``shift_ms`` frames to ``encoder_frame_ms``.
+
+    Raises:
+        ConfigError: no ESPnet input layer subsamples by that factor (names the upstream).
+    """
+    factor = encoder_frame_ms / shift_ms
+    layer = INPUT_LAYERS.get(int(round(factor))) if abs(factor - round(factor)) < 1e-6 else None
+    if layer is None:
+        reachable = ", ".join(f"{shift_ms * k:g}" for k in sorted(INPUT_LAYERS))
+        raise ConfigError(
+            f"upstream '{cfg.name}': its {shift_ms:g} ms frames cannot reach an encoder frame "
+            f"rate of {encoder_frame_ms:g} ms (ESPnet's input layers subsample by "
+            f"{', '.join(map(str, sorted(INPUT_LAYERS)))}); use --encoder_frame_ms with one of "
+            f"{reachable}, or \"\" to keep the ASR config's input_layer for every upstream")
+    return ["--encoder_conf", f"input_layer={layer}"]
+
+
 def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,
-               cache_root: PathLike, dtype: str = "float32") -> List[str]:
-    """Everything ``asr_train`` needs about the input: frontend, speech data, speech fold length."""
+               cache_root: PathLike, dtype: str = "float32",
+               encoder_frame_ms: Optional[float] = DEFAULT_ENCODER_FRAME_MS) -> List[str]:
+    """Everything ``asr_train`` needs about the input: frontend, speech data, speech fold length,
+    and (unless ``encoder_frame_ms`` is None) the encoder input layer of that frame rate."""
     train = speech_input(cfg, train_dir, cache_root, dtype)
     valid = speech_input(cfg, valid_dir, cache_root, dtype)
     cache = find_cache(cfg, train_dir, cache_root, dtype) if uses_cache(cfg) else None
-    return frontend_args(cfg, cache) + [
+    encoder = ([] if encoder_frame_ms is None else
+               encoder_input_args(cfg, frame_shift_ms(cfg, cache), encoder_frame_ms))
+    return frontend_args(cfg, cache) + encoder + [
         "--train_data_path_and_name_and_type", train,
         "--valid_data_path_and_name_and_type", valid,
         "--fold_length", str(FEATS_FOLD_LENGTH if uses_cache(cfg) else WAVE_FOLD_LENGTH),

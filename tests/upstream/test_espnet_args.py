@@ -49,3 +49,68 @@ def test_fine_tuning_limits_are_clear_errors(kwargs, msg):
     cfg = UpstreamConfig(name="w", upstream="wav2vec2_local", path="/x.pt", frozen=False, **kwargs)
     with pytest.raises(ConfigError, match=msg):
         frontend_args(cfg)
+
+
+def _asr_model(input_args, tmp_path):
+    """The quick ASR config built as stage 6 builds it, with the given input arguments."""
+    from espnet_ext.bin.asr_train import register_frontends
+    from tests.test_configs import TOKENS, build_training
+
+    register_frontends()
+    from espnet2.tasks.asr import ASRTask
+
+    from tests.conftest import REPO_ROOT
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    token_list = tmp_path / "tokens.txt"
+    token_list.write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
+    argv = input_args + ["--token_type", "char", "--token_list", str(token_list),
+                         "--normalize", "utterance_mvn", "--output_dir", str(tmp_path / "asr")]
+    return build_training(ASRTask, argv, REPO_ROOT / "conf" / "asr" / "train_asr_fast.yaml")
+
+
+def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
+    """fbank (10 ms) and a cached 20 ms upstream: the built encoders emit one frame per 40 ms."""
+    import torch
+
+    from espnet_ext.upstream.espnet_args import encoder_input_args
+
+    fbank = UpstreamConfig(name="fbank", upstream="fbank")
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "cache.json").write_text(json.dumps({"num_layers": 2, "dim": 16, "cache_key": "k",
+                                                  "frame_shift_ms": 20.0}))
+    (cache / ".done").write_text("k")
+    w2v = UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt")
+    from espnet_ext.upstream.espnet_args import frame_shift_ms
+
+    assert frame_shift_ms(fbank) == 10.0 and frame_shift_ms(w2v, cache) == 20.0
+    seconds = 4
+    outputs = {}
+    for name, cfg, shift, frontend in (("fbank", fbank, 10.0, frontend_args(fbank)),
+                                       ("w2v", w2v, 20.0, frontend_args(w2v, cache))):
+        model = _asr_model(frontend + encoder_input_args(cfg, shift, 40.0), tmp_path / name)
+        frames = int(seconds * 1000 / shift)
+        with torch.no_grad():
+            feats = torch.randn(1, frames, 80)  # what the (pre)encoder input would be
+            out, out_len, _ = model.encoder(feats, torch.tensor([frames]))
+        outputs[name] = int(out_len[0])
+    # 4 s at 40 ms = 100 frames; each conv front loses a few frames at the edges
+    assert all(abs(n - seconds * 1000 / 40) <= 3 for n in outputs.values()), outputs
+
+
+@pytest.mark.parametrize("shift,target,layer", [(10, 40, "conv2d"), (20, 40, "conv2d2"),
+                                                (20, 20, "conv2d1"), (10, 80, "conv2d8")])
+def test_input_layer_follows_the_frame_shift(shift, target, layer):
+    from espnet_ext.upstream.espnet_args import encoder_input_args
+
+    cfg = UpstreamConfig(name="u", upstream="fbank")
+    assert encoder_input_args(cfg, shift, target) == ["--encoder_conf", f"input_layer={layer}"]
+
+
+def test_impossible_frame_rate_is_a_clear_error_naming_the_upstream():
+    from espnet_ext.upstream.espnet_args import encoder_input_args
+
+    cfg = UpstreamConfig(name="odd_upstream", upstream="wav2vec2_local", path="/x.pt")
+    with pytest.raises(ConfigError, match=r"odd_upstream.*30 ms frames cannot reach .* 40 ms"):
+        encoder_input_args(cfg, 30.0, 40.0)

@@ -118,6 +118,9 @@ asr_config=conf/asr/train_asr_conformer.yaml
 asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
 feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
+encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate: the encoder's
+                        # input_layer is chosen from the upstream's frame shift (conv2d for 10 ms,
+                        # conv2d2 for 20 ms); "" keeps the ASR config's input_layer for all
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
@@ -555,7 +558,8 @@ asr_train_one() {
     # Input side of this upstream (frontend, speech data, its fold length), then the text.
     mapfile -t _in_opts < <(${python} -m espnet_ext.bin.upstream_asr_args \
         --upstream "${upstream}" --cache_root "$(cache_root_of "${upstream}")" \
-        --dtype "${feats_dtype}" --train "${_train}" --valid "${_dev}") \
+        --dtype "${feats_dtype}" --train "${_train}" --valid "${_dev}" \
+        --encoder_frame_ms "${encoder_frame_ms}") \
         && [ ${#_in_opts[@]} -gt 0 ] || { log "Error: upstream '${upstream}' cannot be used (above)"; exit 2; }
     _data_opts=("${_in_opts[@]}"
         --train_data_path_and_name_and_type "${_train}/text,text,text"
@@ -713,7 +717,8 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
             --meta "test_set=${_test}" \
             --meta "condition=${_condition:-clean}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
-            --meta "decode=${inference_tag}"
+            --meta "decode=${inference_tag}" \
+            --meta "encoder_frame_ms=${encoder_frame_ms:-config}"
         fail_point scored
         touch "${_dir}/score/.done"
     done
