@@ -8,7 +8,10 @@ Inputs (all written by earlier stages):
 Outputs in ``out_dir``:
     RESULTS.md          tables (clean CER/WER with 95% CIs, every condition, significance, probe)
     results.{csv,json}  one row per (upstream, test set) with CIs
-    significance.{csv,json}  paired bootstrap of each compared pair per language and condition
+    significance.{csv,json}  paired bootstrap of each compared pair per language and condition,
+                        and on the macro average over languages (language ``macro``)
+    aggregates.{csv,json}    per upstream and condition: macro average over languages, standard
+                        deviation across languages, worst language, each with an interval
     layer_weights.json, probe.csv
     error_vs_snr_<noise>.png, error_vs_pretrain_hours.png (CER and WER), layer_weights.png,
     probe_accuracy.png
@@ -37,7 +40,14 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from espnet_ext.errors import XlingError
 from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
-from espnet_ext.evaluation.significance import bootstrap_rate, compare_systems, load_counts
+from espnet_ext.evaluation.significance import (
+    bootstrap_rate,
+    compare_systems,
+    cross_language_summary,
+    language_rates,
+    load_counts,
+    macro_difference,
+)
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.safe_load import load_checkpoint
@@ -423,8 +433,74 @@ def _table(header: Sequence[str], lines: Iterable[Sequence[str]]) -> str:
     return out + "".join("| " + " | ".join(map(str, line)) + " |\n" for line in lines)
 
 
+def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tuple[str, str]],
+                   n_resamples: int, seed: int) -> Tuple[List[Dict], List[Dict]]:
+    """Cross-language aggregates (ML-SUPERB 2.0 style) per upstream, condition and metric, and
+    the paired comparison of each pair on the macro average.
+
+    An upstream counts in a condition when it was scored on every language of that condition
+    (two or more). Each language is bootstrapped on its own, the same draw for every upstream
+    (:func:`~.significance.language_rates`); upstreams trained with other seeds than the rest
+    form their own set (pairs across sets are skipped, as in :func:`compare_pairs`).
+
+    Returns:
+        (aggregate rows, significance rows with ``language`` = ``macro``).
+    """
+    by_cond: Dict[str, Dict[Tuple[str, str], List[Dict]]] = defaultdict(dict)
+    for g in groups:
+        by_cond[g[0]["condition"]][(g[0]["upstream"], g[0]["language"])] = g
+    agg, sig = [], []
+    for cond in sorted(by_cond, key=_condition_order):
+        by_key = by_cond[cond]
+        langs = sorted({lang for _, lang in by_key})
+        if len(langs) < 2:
+            continue
+        seeds_of = {u: [tuple(r.get("seed") for r in by_key.get((u, lang), [])) for lang in langs]
+                    for u in sorted({u for u, _ in by_key})}
+        sets = defaultdict(list)  # seeds -> upstreams scored on every language with them
+        for u, seeds in seeds_of.items():
+            if all(seeds) and len(set(seeds)) == 1:
+                sets[seeds[0]].append(u)
+        for seeds, ups in sorted(sets.items()):
+            seeded = "seed" in by_key[(ups[0], langs[0])][0]
+            for m in METRICS:
+                per_language = []
+                for lang in langs:
+                    dirs = [exp_dir / r["exp_dir"] for u in ups for r in by_key[(u, lang)]]
+                    _, errors, lengths = load_counts(dirs, m)
+                    k = len(seeds)
+                    per_language.append(([errors[i * k:(i + 1) * k] for i in range(len(ups))],
+                                         lengths))
+                points, resampled = language_rates(per_language, n_resamples, seed)
+                for u, res in zip(ups, cross_language_summary(points, resampled)):
+                    row = {"upstream": u, "condition": cond, "metric": m,
+                           "languages": " ".join(langs)}
+                    for key in ("macro", "sd_languages", "worst"):
+                        row[key] = round(res[key], 2)
+                        row[f"{key}_lo"], row[f"{key}_hi"] = (round(res[f"{key}_lo"], 2),
+                                                              round(res[f"{key}_hi"], 2))
+                    row["worst_language"] = langs[res["worst_language_index"]]
+                    if seeded:
+                        row["n_seeds"] = len(seeds)
+                    agg.append(row)
+                for a, b in pairs:
+                    if a not in ups or b not in ups:
+                        continue
+                    res = macro_difference(points, resampled, ups.index(a), ups.index(b))
+                    row = {"baseline": a, "system": b, "language": "macro", "condition": cond,
+                           "metric": m, "baseline_rate": round(res["rate_a"], 2),
+                           "system_rate": round(res["rate_b"], 2), "diff": round(res["diff"], 2),
+                           "diff_lo": round(res["ci_low"], 2), "diff_hi": round(res["ci_high"], 2),
+                           "p_value": round(res["p_value"], 4),
+                           "significant": bool(res["significant"])}
+                    if seeded:
+                        row.update(n_seeds=len(seeds), seeds=" ".join(seeds))
+                    sig.append(row)
+    return agg, sig
+
+
 def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: List[Path],
-                  title: str, n_resamples: int) -> str:
+                  title: str, n_resamples: int, aggregates: Sequence[Dict] = ()) -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
     conds = sorted({r["condition"] for r in rows}, key=_condition_order)
@@ -458,6 +534,24 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                              [[u] + [f"{by_key[(u, lang, c)]['cer']:.1f}" if (u, lang, c) in by_key
                                      else "-" for c in conds] for u in ups]))
             out.write("\n")
+    clean_agg = [a for a in aggregates if a["condition"] == "clean"]
+    if clean_agg:
+        out.write(f"\n## Across languages, clean test sets ({clean_agg[0]['languages']})\n\n")
+        out.write("Macro average of the per-language rates, their standard deviation across "
+                  "languages and the worst language, each with a 95% interval (every language "
+                  "resampled on its own). Other conditions: aggregates.csv.\n\n")
+        aby = {(a["upstream"], a["metric"]): a for a in clean_agg}
+
+        def agg_cell(a, key):
+            return f"{a[key]:.1f} [{a[key + '_lo']:.1f}, {a[key + '_hi']:.1f}]"
+
+        out.write(_table(["upstream", "macro CER", "SD across languages (CER)", "worst (CER)",
+                          "macro WER"],
+                         [[u, agg_cell(aby[(u, "cer")], "macro"),
+                           agg_cell(aby[(u, "cer")], "sd_languages"),
+                           f"{agg_cell(aby[(u, 'cer')], 'worst')} {aby[(u, 'cer')]['worst_language']}",
+                           agg_cell(aby[(u, "wer")], "macro")]
+                          for u in sorted({a["upstream"] for a in clean_agg})]))
     if sig:
         out.write("\n## Paired comparisons (system - baseline, CER points)\n\n")
         out.write("Negative = the system makes fewer errors. Significant = the 95% interval of the "
@@ -531,6 +625,8 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     results = summarize(exp_dir, groups, n_resamples, seed)
     pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
     sig = compare_pairs(exp_dir, groups, pairs, n_resamples, seed)
+    aggregates, macro_sig = cross_language(exp_dir, groups, pairs, n_resamples, seed)
+    sig += macro_sig
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
 
@@ -538,6 +634,8 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(out_dir / "significance.csv", _csv(sig))
     atomic_write_text(out_dir / "significance.json", json.dumps(sig, indent=2) + "\n")
+    atomic_write_text(out_dir / "aggregates.csv", _csv(aggregates))
+    atomic_write_text(out_dir / "aggregates.json", json.dumps(aggregates, indent=2) + "\n")
     atomic_write_text(out_dir / "layer_weights.json", json.dumps(weights, indent=2) + "\n")
     atomic_write_text(out_dir / "probe.csv", _csv([
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
@@ -548,7 +646,8 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     plots += [p for p in (plot_amounts(results, out_dir), plot_layer_weights(weights, out_dir),
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
-    atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples))
+    atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples,
+                                        aggregates))
     logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
                 len(plots))
     return md

@@ -214,6 +214,15 @@ def bootstrap_rate(
     return out
 
 
+def _two_sided_p(diff: float, diffs: np.ndarray) -> float:
+    """Twice the share of resampled differences that are zero or of the opposite sign of
+    ``diff`` (capped at 1; 1 when ``diff`` is 0)."""
+    if diff == 0:
+        return 1.0
+    flipped = np.mean(diffs <= 0) if diff > 0 else np.mean(diffs >= 0)
+    return float(min(1.0, 2 * flipped))
+
+
 def paired_bootstrap(
     errors_a: Sequence,
     errors_b: Sequence,
@@ -261,11 +270,7 @@ def paired_bootstrap(
     rate_b, seed_rates_b, sd_b = _seed_stats(b, n)
     diff = rate_b - rate_a
     low, high = _interval(diffs, alpha)
-    if diff == 0:
-        p_value = 1.0
-    else:
-        flipped = np.mean(diffs <= 0) if diff > 0 else np.mean(diffs >= 0)
-        p_value = float(min(1.0, 2 * flipped))
+    p_value = _two_sided_p(diff, diffs)
     a_low, a_high = _interval(rates_a, alpha)
     b_low, b_high = _interval(rates_b, alpha)
     out = {"rate_a": rate_a, "rate_b": rate_b, "diff": diff, "ci_low": low, "ci_high": high,
@@ -395,3 +400,78 @@ def compare_systems(
     names = [str(d) for d in dirs_a], [str(d) for d in dirs_b]
     return {"a": names[0][0] if k == 1 else names[0], "b": names[1][0] if k == 1 else names[1],
             "metric": metric, **result}
+
+
+# --- cross-language aggregates ----------------------------------------------------------------
+
+def language_rates(per_language: Sequence[Tuple[Sequence, Sequence]], n_resamples: int = 1000,
+                   seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Rates of several systems on several languages, each language bootstrapped on its own.
+
+    Args:
+        per_language: per language, ``(errors, lengths)``: ``errors`` one array per system,
+            (n_utts,) or (n_seeds, n_utts), all on that language's utterances in one order.
+        n_resamples, seed: as in :func:`bootstrap_rate`.
+
+    Returns:
+        ``points`` (n_languages, n_systems) and ``resampled`` (n_resamples, n_languages,
+        n_systems), in %: resample r draws each language's utterances (and seed rows)
+        independently of the other languages, and the same draw for every system of a language,
+        so differences between systems stay paired.
+
+    Raises:
+        ValueError: no language, systems missing in a language, arrays of the wrong shape.
+    """
+    if not per_language:
+        raise ValueError("no language given")
+    n_systems = len(per_language[0][0])
+    points, resampled = [], []
+    for i, (systems, lengths) in enumerate(per_language):
+        if len(systems) != n_systems or n_systems == 0:
+            raise ValueError(f"language {i} has {len(systems)} systems, language 0 {n_systems}")
+        errs = [_as_counts(f"errors (language {i})", e, replicates=True) for e in systems]
+        n = _as_counts(f"lengths (language {i})", lengths, errs[0].shape[1])
+        for e in errs[1:]:
+            if e.shape != errs[0].shape:
+                raise ValueError(f"language {i}: systems have different numbers of utterances or "
+                                 "seed rows; scores must be paired within a language")
+        _check_options(n.shape[0], n_resamples, 0.05)
+        points.append([_seed_stats(e, n)[0] for e in errs])
+        # a seed per language: languages are drawn independently of one another
+        resampled.append(np.stack(_resampled_rates(errs, n, n_resamples, seed + 7919 * i), axis=1))
+    return np.array(points), np.stack(resampled, axis=1)
+
+
+def cross_language_summary(points: np.ndarray, resampled: np.ndarray, alpha: float = 0.05
+                           ) -> List[Dict]:
+    """Per system: the macro average over languages, the standard deviation across languages
+    and the worst language's rate, each with a percentile interval over the resamples of
+    :func:`language_rates` (ML-SUPERB 2.0's aggregates)."""
+    def sd(x, axis):
+        return np.std(x, axis=axis, ddof=1) if x.shape[axis] > 1 else np.zeros(np.delete(x.shape, axis))
+
+    out = []
+    for s in range(points.shape[1]):
+        p, r = points[:, s], resampled[:, :, s]
+        worst = int(np.argmax(p))
+        row = {"macro": float(p.mean()), "sd_languages": float(sd(p, 0)), "worst": float(p.max()),
+               "worst_language_index": worst}
+        for name, values in (("macro", r.mean(axis=1)), ("sd_languages", sd(r, 1)),
+                             ("worst", r.max(axis=1))):
+            row[f"{name}_lo"], row[f"{name}_hi"] = _interval(values, alpha)
+        out.append(row)
+    return out
+
+
+def macro_difference(points: np.ndarray, resampled: np.ndarray, a: int, b: int,
+                     alpha: float = 0.05) -> Dict:
+    """Paired comparison of systems ``a`` (baseline) and ``b`` on the macro average over
+    languages, with the keys of :func:`paired_bootstrap` (rates, ``diff`` = b - a, interval,
+    two-sided ``p_value``, ``significant``)."""
+    rate_a, rate_b = float(points[:, a].mean()), float(points[:, b].mean())
+    diffs = resampled[:, :, b].mean(axis=1) - resampled[:, :, a].mean(axis=1)
+    diff = rate_b - rate_a
+    low, high = _interval(diffs, alpha)
+    return {"rate_a": rate_a, "rate_b": rate_b, "diff": diff, "ci_low": low, "ci_high": high,
+            "p_value": _two_sided_p(diff, diffs), "significant": bool(low > 0 or high < 0),
+            "n_languages": points.shape[0], "n_resamples": resampled.shape[0], "alpha": alpha}

@@ -100,6 +100,18 @@ def test_report_from_fixture_exp(tmp_path):
     # 5% vs 50% replaced words over 360 words: a large, significant improvement
     assert joint["diff"] < -30 and joint["significant"] and joint["diff_hi"] < 0
     assert any(s["baseline"] == "xling_apc_tiny_0.5h" for s in sig)  # the --compare pair
+    # cross-language: every pair also on the macro average, every upstream aggregated
+    macro = next(s for s in sig if s["language"] == "macro" and s["condition"] == "clean"
+                 and s["metric"] == "wer" and s["system"] == "xling_joint_tiny_2h"
+                 and s["baseline"] == "xling_joint_tiny_twin_2h")
+    assert macro["diff"] < -30 and macro["significant"]
+    agg = json.loads((out / "aggregates.json").read_text())
+    assert {(a["upstream"], a["condition"], a["metric"]) for a in agg} == {
+        (u, c, m) for u in UPSTREAMS for c in CONDITIONS for m in ("cer", "wer")}
+    for a in agg:
+        assert a["macro_lo"] <= a["macro"] <= a["macro_hi"] and a["worst_language"] in ("cs", "es")
+        assert a["worst"] >= a["macro"] and a["languages"] == "cs es"
+    assert "## Across languages, clean test sets (cs es)" in md
 
     weights = json.loads((out / "layer_weights.json").read_text())
     assert len(weights) == 4 * 2  # every non-fbank (upstream, language)

@@ -226,3 +226,43 @@ def test_cli_prints_one_line_and_writes_json(tmp_path, monkeypatch, capsys):
                                       str(b2), "--n_resamples", "100"])
     compare_cli.main()
     assert "30 utts x 2 seeds" in capsys.readouterr().out
+
+
+def test_cross_language_aggregates_on_known_inputs():
+    """Two languages, every utterance with the same error ratio: the resamples cannot move the
+    rates, so each interval collapses to the exact value."""
+    from espnet_ext.evaluation.significance import (
+        cross_language_summary,
+        language_rates,
+        macro_difference,
+    )
+
+    lengths = np.full(50, 10)
+    per_language = [  # system A 10% / 30%, system B 5% / 25%, C 20% / 20%
+        ([np.full(50, 1), np.full(50, 0.5), np.full(50, 2)], lengths),
+        ([np.full(50, 3), np.full(50, 2.5), np.full(50, 2)], lengths),
+    ]
+    points, resampled = language_rates(per_language, n_resamples=100, seed=0)
+    assert points.tolist() == [[10, 5, 20], [30, 25, 20]] and resampled.shape == (100, 2, 3)
+    a, b, c = cross_language_summary(points, resampled)
+    assert a["macro"] == a["macro_lo"] == a["macro_hi"] == 20
+    assert a["sd_languages"] == pytest.approx(np.std([10, 30], ddof=1))
+    assert a["worst"] == 30 and a["worst_language_index"] == 1
+    assert c["sd_languages"] == 0 and c["macro"] == 20
+    diff = macro_difference(points, resampled, 0, 1)
+    assert diff["diff"] == -5 and diff["significant"] and diff["p_value"] == 0
+    same = macro_difference(points, resampled, 0, 2)  # equal macro, different spread
+    assert same["diff"] == 0 and not same["significant"] and same["p_value"] == 1
+
+
+def test_cross_language_languages_are_resampled_independently():
+    from espnet_ext.evaluation.significance import language_rates
+
+    rng = np.random.default_rng(0)
+    lengths = np.full(80, 20)
+    errors = rng.integers(0, 10, size=80)
+    _, resampled = language_rates([([errors], lengths), ([errors], lengths)], n_resamples=200)
+    # the same utterances in both languages, but different draws: the rates differ
+    assert not np.array_equal(resampled[:, 0, 0], resampled[:, 1, 0])
+    with pytest.raises(ValueError, match="language 1 has 2 systems"):
+        language_rates([([errors], lengths), ([errors, errors], lengths)])
