@@ -6,7 +6,8 @@ Notebook use::
     up, feat = load_upstream("wav2vec2_base")      # conf/upstream/wav2vec2_base.yaml
     hs, hs_len = feat(*up(wavs, wavs_len))        # (B, T, D), (B,)
 
-Checkpoints are only ever read from local files, and never unpickled with arbitrary code: s3prl
+Checkpoints are read from local files or, for s3prl hub names, from s3prl's download cache
+(offline-first, :mod:`.download`), and never unpickled with arbitrary code: s3prl
 0.4.18's loaders call ``torch.load`` without ``weights_only`` (mockingjay/TERA even pass
 ``weights_only=False``), so every checkpoint is first opened with ``weights_only=True`` and the
 s3prl build then runs with ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
@@ -119,9 +120,14 @@ def load_upstream(name_or_config: Union[str, Path, UpstreamConfig],
     _hub_entry(cfg, where)
     from s3prl.nn import S3PRLUpstream
 
+    from espnet_ext.upstream.download import building, ensure_checkpoint, entry_for
+
+    entry = entry_for(cfg.upstream, cfg.path)  # a path always means that file
+    if ckpt is None:  # a hub name: s3prl's download cache, offline-first (one-line error)
+        ensure_checkpoint(entry)
     try:
-        with _weights_only_loading():
-            upstream = S3PRLUpstream(cfg.upstream, path_or_url=None if ckpt is None else str(ckpt),
+        with _weights_only_loading(), building(entry):
+            upstream = S3PRLUpstream(entry, path_or_url=None if ckpt is None else str(ckpt),
                                      extra_conf=dict(cfg.options))
     except pickle.UnpicklingError as e:
         raise ConfigError(f"{where}: checkpoint {str(ckpt)!r} needs arbitrary unpickling; "

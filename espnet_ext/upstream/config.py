@@ -1,9 +1,12 @@
 """Upstream configs: one small YAML per upstream under ``conf/upstream/``.
 
-A config names an s3prl upstream (``*_local`` entry plus a local checkpoint, one of ours, or the
-special value ``fbank``), the layers to use, and whether the upstream is frozen. Defaults live in
-:class:`UpstreamConfig`; the YAML only overrides them and unknown keys are an error. Nothing is
-ever downloaded: a ``path`` must be a local file.
+A config names an s3prl upstream: a hub name as s3prl spells it (``wavlm_base_plus``: its
+checkpoint comes from s3prl's download cache, offline-first, :mod:`.download`), an entry that
+reads a local checkpoint (``*_local`` with ``path``, or one of ours), or the special value
+``fbank``; the layers to use, and whether the upstream is frozen. A ``path`` always means that
+file: given with a hub name, the entry's local counterpart reads it (``hubert_base`` ->
+``hubert_local``), never a download. Defaults live in :class:`UpstreamConfig`; the YAML only
+overrides them and unknown keys are an error. ``--upstreams`` also takes a bare hub name.
 
 ``config_hash`` keys the frozen-feature cache on everything that changes the features: the
 resolved config and the sha256 of the checkpoint's bytes.
@@ -126,9 +129,13 @@ def resolve_checkpoint(cfg: UpstreamConfig, where: str = "", must_exist: bool = 
     if cfg.upstream == FBANK:
         return None
     if not cfg.path:
+        from espnet_ext.upstream.download import takes_path
+
+        if not takes_path(cfg.upstream):
+            return None  # a hub name: s3prl's download cache holds its checkpoint
         raise ConfigError(
-            f"{where}: upstream {cfg.upstream!r} needs 'path: <local checkpoint>'; nothing is "
-            f"downloaded at run time, so s3prl entries that fetch weights cannot be used")
+            f"{where}: upstream {cfg.upstream!r} needs 'path: <local checkpoint>' (or use the "
+            f"s3prl hub name without a path)")
     if is_url(cfg.path):
         raise ConfigError(
             f"{where}: path {cfg.path!r} is a URL; nothing is downloaded at run time: fetch the "
@@ -176,10 +183,16 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
         file = Path(s)
     else:
         file = conf_dir / f"{s}.yaml"
+    if not file.is_file() and file == conf_dir / f"{s}.yaml" and s != FBANK:
+        from espnet_ext.upstream.download import is_hub_name
+
+        if is_hub_name(s):  # a bare s3prl hub name: its defaults, no YAML needed
+            return UpstreamConfig(name=s, upstream=s)
     if not file.is_file():
         avail = sorted(p.stem for p in conf_dir.glob("*.yaml")) if conf_dir.is_dir() else []
         raise ConfigError(f"upstream config {str(file)!r} not found; available in {conf_dir}: "
-                          f"{', '.join(avail) or '(none)'}")
+                          f"{', '.join(avail) or '(none)'}; or an s3prl hub name (python -m "
+                          "espnet_ext.bin.list_upstreams lists them)")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
@@ -208,7 +221,8 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
     if cfg.upstream == FBANK:
         cfg.path = None  # `path: ""` means none too (config_hash hashes a non-None path's file)
     else:
-        cfg.path = str(resolve_checkpoint(cfg, str(file), must_exist=require_checkpoint))
+        path = resolve_checkpoint(cfg, str(file), must_exist=require_checkpoint)
+        cfg.path = None if path is None else str(path)
     return cfg
 
 
@@ -246,5 +260,11 @@ def config_hash(cfg: UpstreamConfig) -> str:
         # The bytes, not the location, determine the features: a moved checkpoint keeps its key.
         d.pop("path")
         d["checkpoint_sha256"] = file_sha256(resolve_checkpoint(cfg))
+    elif cfg.upstream != FBANK:  # a hub name: the file in the download cache (fetched if allowed)
+        from espnet_ext.upstream.download import ensure_checkpoint
+
+        ckpt = ensure_checkpoint(cfg.upstream)
+        if ckpt is not None:
+            d["checkpoint_sha256"] = file_sha256(ckpt)
     blob = json.dumps(d, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()

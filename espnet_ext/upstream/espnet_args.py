@@ -108,7 +108,9 @@ def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str
             f"upstream '{cfg.name}': fine-tuning through ESPnet's s3prl frontend takes all "
             f"layers or one layer, not {layers}"
         )
-    conf = {"upstream": cfg.upstream, "path_or_url": cfg.path}
+    from espnet_ext.upstream.download import entry_for
+
+    conf = {"upstream": entry_for(cfg.upstream, cfg.path), "path_or_url": cfg.path}
     if cfg.options:
         conf["extra_conf"] = dict(cfg.options)
     args = ["--frontend", "s3prl", "--frontend_conf", f"frontend_conf={conf}",

@@ -79,8 +79,13 @@ def _make_entry(name: str, method: str, expert_module: str) -> Callable:
 
 
 def register() -> None:
-    """Add the ``xling_*`` entries to ``s3prl.hub`` (listed by ``S3PRLUpstream.available_names``)."""
+    """Add the ``xling_*`` entries to ``s3prl.hub`` (listed by ``S3PRLUpstream.available_names``)
+    and make s3prl's downloads offline-first (:mod:`espnet_ext.upstream.download`)."""
     from s3prl import hub
+
+    from espnet_ext.upstream.download import install
+
+    install()
 
     for name, (method, module) in ENTRIES.items():
         if not callable(getattr(hub, name, None)):
