@@ -8,6 +8,8 @@ Inputs (all written by earlier stages):
 Outputs in ``out_dir``:
     RESULTS.md          tables (clean CER/WER with 95% CIs, every condition, significance, probe)
     results.{csv,json}  one row per (upstream, test set) with CIs
+    head_agreement.csv  with several downstream heads (--asr_configs): per language, Kendall's
+                        tau between the heads' rankings of the upstreams and the flipped pairs
     significance.{csv,json}  paired bootstrap of each compared pair per language and condition,
                         and on the macro average over languages (language ``macro``)
     aggregates.{csv,json}    per upstream and condition: macro average over languages, standard
@@ -55,6 +57,8 @@ from espnet_ext.safe_load import load_checkpoint
 logger = logging.getLogger(__name__)
 
 FBANK = "fbank"
+# A second downstream head's systems are labelled <upstream>@<head> in tables and comparisons.
+HEAD_SEP = "@"
 _AMOUNT = re.compile(r"^(?P<family>.+)_(?P<hours>\d+(?:\.\d+)?)h$")
 _SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
 METRICS = ("cer", "wer")  # table columns and plot rows, in this order
@@ -120,7 +124,7 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
             row = dict(g[0])
         else:
             row = {k: g[0][k] for k in ("upstream", "language", "test_set", "condition", "decode",
-                                        "encoder_frame_ms", "num_utts") if k in g[0]}
+                                        "encoder_frame_ms", "head", "num_utts") if k in g[0]}
             row.update({m: round(res[m]["rate"], 2) for m in METRICS})
             row.update({k: sum(r[k] for r in g)
                         for k in ("char_errors", "chars", "word_errors", "words")})
@@ -136,8 +140,17 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
 def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
     """(baseline, system) pairs compared by default: each text model's audio-only twin vs the
     joint model and vs the paired-only arm (the question), the random-init control of a config
-    vs every model pre-trained from it, and every upstream vs fbank."""
-    ups = sorted(set(upstreams))
+    vs every model pre-trained from it, and every upstream vs fbank; within each downstream head
+    (the systems ``<upstream>@<head>`` of a second head pair among themselves)."""
+    by_head: Dict[str, List[str]] = defaultdict(list)
+    for u in sorted(set(upstreams)):
+        base, _, head = u.partition(HEAD_SEP)
+        by_head[head].append(base)
+    return [(a + (HEAD_SEP + head if head else ""), b + (HEAD_SEP + head if head else ""))
+            for head, bases in sorted(by_head.items()) for a, b in _default_pairs_of(bases)]
+
+
+def _default_pairs_of(ups: List[str]) -> List[Tuple[str, str]]:
     pairs = []
     for u in ups:
         if "_twin_" in u:
@@ -499,8 +512,53 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
     return agg, sig
 
 
+def label_heads(rows: List[Dict]) -> List[Dict]:
+    """Rows of a second (third ...) downstream head get the system label ``<upstream>@<head>``,
+    so every table and comparison keeps heads apart; the main head keeps the plain name."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        if not r.pop("main_head", True):
+            r["upstream"] = f"{r['upstream']}{HEAD_SEP}{r['head']}"
+        out.append(r)
+    return out
+
+
+def head_agreement(results: List[Dict]) -> List[Dict]:
+    """Per language and second head: do the heads rank the upstreams the same way on clean CER?
+
+    Kendall's tau-b between the main head's and the other head's CERs of the upstreams scored
+    under both, and the pairs whose order flips (MP3S found that heads can reorder SSL rankings).
+    """
+    from scipy.stats import kendalltau
+
+    clean = [r for r in results if r["condition"] == "clean"]
+    main = {(r["upstream"], r["language"]): r for r in clean if HEAD_SEP not in r["upstream"]}
+    main_head = next((r.get("head", "") for r in main.values()), "")
+    out = []
+    for head in sorted({r["upstream"].split(HEAD_SEP, 1)[1] for r in clean
+                        if HEAD_SEP in r["upstream"]}):
+        for lang in sorted({r["language"] for r in clean}):
+            other = {r["upstream"].split(HEAD_SEP, 1)[0]: r["cer"] for r in clean
+                     if r["language"] == lang and r["upstream"].endswith(HEAD_SEP + head)}
+            ups = sorted(u for u in other if (u, lang) in main)
+            if len(ups) < 2:
+                continue
+            a = [main[(u, lang)]["cer"] for u in ups]
+            b = [other[u] for u in ups]
+            tau = (kendalltau(a, b).statistic if len(set(a)) > 1 and len(set(b)) > 1
+                   else float("nan"))  # undefined when one head ties every upstream
+            flips = [f"{ups[i]} vs {ups[j]}" for i in range(len(ups))
+                     for j in range(i + 1, len(ups)) if (a[i] - a[j]) * (b[i] - b[j]) < 0]
+            out.append({"language": lang, "head_a": main_head, "head_b": head,
+                        "n_upstreams": len(ups), "kendall_tau": round(float(tau), 3),
+                        "flipped_pairs": "; ".join(flips)})
+    return out
+
+
 def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: List[Path],
-                  title: str, n_resamples: int, aggregates: Sequence[Dict] = ()) -> str:
+                  title: str, n_resamples: int, aggregates: Sequence[Dict] = (),
+                  agreement: Sequence[Dict] = ()) -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
     conds = sorted({r["condition"] for r in rows}, key=_condition_order)
@@ -552,6 +610,15 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                            f"{agg_cell(aby[(u, 'cer')], 'worst')} {aby[(u, 'cer')]['worst_language']}",
                            agg_cell(aby[(u, "wer")], "macro")]
                           for u in sorted({a["upstream"] for a in clean_agg})]))
+    if agreement:
+        out.write("\n## Do the downstream heads rank the upstreams the same way? (clean CER)\n\n")
+        out.write(f"Rows `<upstream>{HEAD_SEP}<head>` above are the second head's. Kendall's "
+                  "tau-b between the two heads' CERs (1: the same order), and the pairs whose "
+                  "order flips.\n\n")
+        out.write(_table(["language", "heads", "upstreams", "Kendall tau", "flipped pairs"],
+                         [[a["language"], f"{a['head_a']} vs {a['head_b']}", str(a["n_upstreams"]),
+                           f"{a['kendall_tau']:.2f}", a["flipped_pairs"] or "none"]
+                          for a in agreement]))
     if sig:
         out.write("\n## Paired comparisons (system - baseline, CER points)\n\n")
         out.write("Negative = the system makes fewer errors. Significant = the 95% interval of the "
@@ -621,12 +688,14 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     if unknown:
         raise XlingError(f"--compare names upstreams without results: {unknown}; known: {sorted(ups)}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows = label_heads(rows)
     groups = group_seeds(rows)
     results = summarize(exp_dir, groups, n_resamples, seed)
     pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
     sig = compare_pairs(exp_dir, groups, pairs, n_resamples, seed)
     aggregates, macro_sig = cross_language(exp_dir, groups, pairs, n_resamples, seed)
     sig += macro_sig
+    agreement = head_agreement(results)
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
 
@@ -636,6 +705,8 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     atomic_write_text(out_dir / "significance.json", json.dumps(sig, indent=2) + "\n")
     atomic_write_text(out_dir / "aggregates.csv", _csv(aggregates))
     atomic_write_text(out_dir / "aggregates.json", json.dumps(aggregates, indent=2) + "\n")
+    if agreement:
+        atomic_write_text(out_dir / "head_agreement.csv", _csv(agreement))
     atomic_write_text(out_dir / "layer_weights.json", json.dumps(weights, indent=2) + "\n")
     atomic_write_text(out_dir / "probe.csv", _csv([
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
@@ -647,7 +718,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
     atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples,
-                                        aggregates))
+                                        aggregates, agreement))
     logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
                 len(plots))
     return md

@@ -45,6 +45,10 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
                 # the frame rate every upstream reached the encoder at ("config": the ASR
                 # config's input layer for all; "" for summaries from before it was recorded)
                 "encoder_frame_ms": str(meta.get("encoder_frame_ms", "")),
+                # the downstream head (ASR config name) and whether it is the run's main head
+                # (--asr_configs); summaries from before heads existed: one main head
+                "head": meta.get("head", ""),
+                "main_head": meta.get("main_head", "true") == "true",
                 "num_utts": s["num_utts"],
                 "cer": s["cer"],
                 "wer": s["wer"],

@@ -216,3 +216,25 @@ def test_group_seeds_refuses_a_seed_twice_or_results_without_seed():
         group_seeds(rows)
     assert [len(g) for g in group_seeds(rows[:2])] == [2]
     assert group_seeds([dict(row, seed="", exp_dir="x")]) == [[dict(row, exp_dir="x")]]
+
+
+def test_second_head_pairs_within_itself_and_kendall_tau_on_known_ranks():
+    from espnet_ext.evaluation.report import head_agreement, label_heads
+
+    rows = [{"upstream": u, "head": h, "main_head": main, "language": "cs", "condition": "clean"}
+            for u in ("fbank", "xling_mpc_tiny_2h", "xling_mpc_tiny_twin_2h")
+            for h, main in (("conformer", True), ("ctc", False))]
+    labels = [r["upstream"] for r in label_heads(rows)]
+    assert "fbank" in labels and "fbank@ctc" in labels and "xling_mpc_tiny_2h@ctc" in labels
+    pairs = default_pairs(labels)
+    assert ("fbank@ctc", "xling_mpc_tiny_2h@ctc") in pairs
+    assert ("xling_mpc_tiny_twin_2h@ctc", "xling_mpc_tiny_2h@ctc") in pairs
+    assert not any(("@" in a) != ("@" in b) for a, b in pairs)  # never across heads
+    cer = {"fbank": (80, 60), "xling_mpc_tiny_2h": (50, 70), "xling_mpc_tiny_twin_2h": (60, 65)}
+    results = [{"upstream": u + ("@ctc" if i else ""), "head": "ctc" if i else "conformer",
+                "language": "cs", "condition": "clean", "cer": c[i]}
+               for u, c in cer.items() for i in (0, 1)]
+    (row,) = head_agreement(results)
+    # conformer: mpc < twin < fbank; ctc: fbank < twin < mpc: the order is reversed
+    assert row["kendall_tau"] == -1.0 and row["head_a"] == "conformer" and row["head_b"] == "ctc"
+    assert row["flipped_pairs"].count(" vs ") == 3 and row["n_upstreams"] == 3

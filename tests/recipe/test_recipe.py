@@ -320,6 +320,18 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
     run("--stage", "5", "--stop_stage", "5", "--upstreams", "apc")
     assert len(caches()) == 2  # new key, new cache; the stale one is never read
 
+    # a second downstream head: its own runs and model selection, its rows and the ranking check
+    heads = "conf/asr/train_asr_fast.yaml conf/asr/train_asr_ctc_head_fast.yaml"
+    run("--stage", "6", "--upstreams", "fbank apc", "--asr_configs", heads)
+    assert (tmp_path / "exp" / "asr_apc_es_train_asr_ctc_head_fast" / "valid.cer_ctc.ave.pth").exists()
+    rows = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
+    clean = {(r["upstream"], r["head"]) for r in rows if r["condition"] == "clean"}
+    assert {("fbank", "train_asr_fast"), ("fbank@train_asr_ctc_head_fast", "train_asr_ctc_head_fast"),
+            ("apc@train_asr_ctc_head_fast", "train_asr_ctc_head_fast")} <= clean
+    assert all(r["encoder_frame_ms"] == "40" for r in rows if "@" in r["upstream"])
+    agreement = (tmp_path / "exp" / "results" / "head_agreement.csv").read_text()
+    assert agreement.startswith("language,head_a,head_b") and "\nes,train_asr_fast," in agreement
+
 
 SWAHILI = ["habari ya asubuhi", "ninapenda kusoma vitabu", "watoto wanacheza mpira nje",
            "mvua inanyesha leo", "tafadhali fungua mlango", "chakula kiko tayari sasa",

@@ -115,6 +115,10 @@ nbpe=100
 upstreams="fbank"       # conf/upstream names; fbank = ESPnet's default frontend
 feats_dtype=float32     # float32 or float16 feature caches (half the disk)
 asr_config=conf/asr/train_asr_conformer.yaml
+asr_configs=""          # several downstream heads, e.g. "conf/asr/train_asr_conformer.yaml
+                        # conf/asr/train_asr_ctc_head.yaml": each trains and decodes as its own run;
+                        # the first is the main head (exp dirs as with --asr_config), the others add
+                        # _<config name> to the dir; column "head" of the results; "" = --asr_config
 asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
 feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
@@ -124,7 +128,8 @@ encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate:
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
-inference_model=valid.acc.ave.pth
+inference_model=""      # default: valid.<first best_model_criterion>.ave.pth of each head's config
+                        # (valid.acc.ave.pth for the CTC/attention Conformer)
 inference_args=""
 inference_tag=""        # default: the decode config's name
 score_normalize=default # text normalisation before scoring: default (per-language rules of
@@ -167,6 +172,20 @@ for _entry in ${lang_data}; do
         log "Error: --lang_data entry '${_entry}' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)"; exit 2; }
     [[ " ${languages} " == *" ${_entry%%=*} "* ]] || languages+=" ${_entry%%=*}"
 done
+[ -n "${asr_configs}" ] || asr_configs=${asr_config}
+for _cfg in ${asr_configs}; do
+    [ -f "${_cfg}" ] || { log "Error: ASR config ${_cfg} not found"; exit 2; }
+done
+main_head=$(basename "${asr_configs%% *}" .yaml)
+# head_suffix ASR_CONFIG: none for the main head, _<config name> for the others.
+head_suffix() { local _h; _h=$(basename "${1}" .yaml); [ "${_h}" = "${main_head}" ] || echo "_${_h}"; }
+# inference_model_of ASR_CONFIG: --inference_model, else what the config's model selection averages.
+inference_model_of() {
+    [ -z "${inference_model}" ] || { echo "${inference_model}"; return; }
+    ${python} -c 'import sys, yaml
+c = (yaml.safe_load(open(sys.argv[1])) or {}).get("best_model_criterion") or [["valid", "acc", "max"]]
+print(f"{c[0][0]}.{c[0][1]}.ave.pth")' "${1}"
+}
 _ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
 conditions=""
 if [ -n "${degrade_config}" ]; then
@@ -231,16 +250,18 @@ done
 mapfile -t _pretrain_runs < <(pretrain_runs)
 pretrained_upstreams=""
 _any_text=false
-# One "UPSTREAM SEED" line per downstream training per language (stages 6-8): every upstream
-# with every seed, a pre-trained one with the model of its own seed.
+# One "UPSTREAM SEED ASR_CONFIG" line per downstream training per language (stages 6-8): every
+# upstream with every seed and head, a pre-trained one with the model of its own seed.
 _asr_runs=()
-for _s in ${seeds}; do for upstream in ${upstreams}; do _asr_runs+=("${upstream} ${_s}"); done; done
+for _s in ${seeds}; do for upstream in ${upstreams}; do for _cfg in ${asr_configs}; do
+    _asr_runs+=("${upstream} ${_s} ${_cfg}")
+done; done; done
 probe_upstreams=${upstreams}
 for _run in "${_pretrain_runs[@]}"; do
     read -r _cfg _h _arm _s <<< "${_run}"
     _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}").yaml
     pretrained_upstreams+=" ${_yaml}"
-    _asr_runs+=("${_yaml} ${_s}")
+    for _cfg in ${asr_configs}; do _asr_runs+=("${_yaml} ${_s} ${_cfg}"); done
     [ "${_s}" = "${first_seed}" ] && probe_upstreams+=" ${_yaml}"
     is_text_config "${_cfg}" && [ "${_h}" != 0 ] && _any_text=true
 done
@@ -535,18 +556,18 @@ fi
 
 # The upstream's tag without its seed suffix: names rows, so that seeds of one upstream group.
 base_tag_of() { local _t; _t=$(upstream_tag "${1}"); echo "${_t%"$(seed_suffix "${2}")"}"; }
-# asr_exp_of UPSTREAM LANG SEED
-asr_exp_of() { echo "${expdir}/asr_$(base_tag_of "${1}" "${3}")_${2}${_cap}${asr_tag:+_${asr_tag}}$(seed_suffix "${3}")"; }
+# asr_exp_of UPSTREAM LANG SEED ASR_CONFIG
+asr_exp_of() { echo "${expdir}/asr_$(base_tag_of "${1}" "${3}")_${2}${_cap}${asr_tag:+_${asr_tag}}$(head_suffix "${4}")$(seed_suffix "${3}")"; }
 
-# asr_train_one UPSTREAM LANG SEED: collect stats and train one downstream ASR (stage 6), skipped
-# when done.
+# asr_train_one UPSTREAM LANG SEED ASR_CONFIG: collect stats and train one downstream ASR
+# (stage 6), skipped when done.
 asr_train_one() {
-    local upstream=$1 lang=$2 _seed=$3 _train _dev _tdir _asr_exp _stats _in_opts _s
+    local upstream=$1 lang=$2 _seed=$3 _cfg=$4 _train _dev _tdir _asr_exp _stats _in_opts _s
     local _tok_opts _data_opts _norm_opts
     _train=$(train_set_of "${lang}")
     _dev=${datadir}/dev_${lang}
     _tdir=$(token_dir "${lang}")
-    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}")
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}" "${_cfg}")
     _stats=${_asr_exp}/stats
     _tok_opts=(--token_type "${token_type}" --token_list "${_tdir}/tokens.txt")
     [ "${token_type}" = bpe ] && _tok_opts+=(--bpemodel "${_tdir}/bpe.model")
@@ -572,7 +593,7 @@ asr_train_one() {
         # shellcheck disable=SC2086
         run_collect_stats "${_stats}" "${_train}" "${_dev}" \
             ${python} -m espnet_ext.bin.asr_train --use_preprocessor true \
-                "${_tok_opts[@]}" "${_data_opts[@]}" --config "${asr_config}" ${asr_args}
+                "${_tok_opts[@]}" "${_data_opts[@]}" --config "${_cfg}" ${asr_args}
         # ESPnet names text shape files by token type (asr.sh does the same rename).
         for _s in train valid; do
             mv "${_stats}/${_s}/text_shape" "${_stats}/${_s}/text_shape.${token_type}"
@@ -596,7 +617,7 @@ asr_train_one() {
             --valid_shape_file "${_stats}/valid/text_shape.${token_type}" \
             "${_norm_opts[@]}" \
             --use_tensorboard false \
-            --config "${asr_config}" ${asr_args}
+            --config "${_cfg}" ${asr_args}
     touch "${_asr_exp}/.done"
     log "Stage 6: ${_asr_exp} done"
 }
@@ -607,21 +628,22 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     for lang in ${languages}; do _dirs+=("$(train_set_of "${lang}")" "${datadir}/dev_${lang}"); done
     [ ${#_dirs[@]} -eq 0 ] || validate "${_dirs[@]}"
     for _run in "${_asr_runs[@]}"; do
-        read -r upstream _s <<< "${_run}"
+        read -r upstream _s _cfg <<< "${_run}"
         for lang in ${languages}; do
-            pooled asr_train_one "${upstream}" "${lang}" "${_s}"
+            pooled asr_train_one "${upstream}" "${lang}" "${_s}" "${_cfg}"
         done
     done
     pool_wait
 fi
 
-# decode_lang UPSTREAM LANG SEED: decode every test set of LANG (clean and each condition) not yet
-# decoded with the ASR of (UPSTREAM, LANG) (stage 7). One asr_inference process per job decodes
-# all of them in turn (--sets_file): ESPnet's import costs more than a small test set's decoding.
+# decode_lang UPSTREAM LANG SEED ASR_CONFIG: decode every test set of LANG (clean and each
+# condition) not yet decoded with the ASR of (UPSTREAM, LANG, head) (stage 7). One asr_inference
+# process per job decodes all of them in turn (--sets_file): ESPnet's import costs more than a
+# small test set's decoding.
 decode_lang() {
-    local upstream=$1 lang=$2 _seed=$3 _asr_exp _decode_dir _todo=() _test_name _test _dir _logdir _nj
-    local _in_opts _input i j
-    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}")
+    local upstream=$1 lang=$2 _seed=$3 _cfg=$4 _asr_exp _decode_dir _todo=() _test_name _test _dir
+    local _logdir _nj _in_opts _input _model i j
+    _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_seed}" "${_cfg}")
     _decode_dir=${_asr_exp}/${inference_tag}
     for _test_name in $(test_sets_of "${lang}"); do
         if done_already "${_decode_dir}/${_test_name}/.done"; then
@@ -631,8 +653,9 @@ decode_lang() {
         fi
     done
     [ ${#_todo[@]} -gt 0 ] || return 0
-    [ -f "${_asr_exp}/${inference_model}" ] || {
-        log "Error: ${_asr_exp}/${inference_model} missing: run stage 6"; exit 2; }
+    _model=$(inference_model_of "${_cfg}")
+    [ -f "${_asr_exp}/${_model}" ] || {
+        log "Error: ${_asr_exp}/${_model} missing: run stage 6"; exit 2; }
     _nj=${inference_nj}
     for _test_name in "${_todo[@]}"; do
         _nj=$(min "${_nj}" "$(wc -l < "${datadir}/${_test_name}/wav.scp")")
@@ -655,7 +678,7 @@ decode_lang() {
             echo "${_logdir}/output.${j} ${_logdir}/keys.${j}.scp ${_input}" >> "${_decode_dir}/logdir/sets.${j}"
         done
     done
-    log "Stage 7: decoding (${upstream}, ${lang}): ${_todo[*]} with ${_asr_exp}/${inference_model} -> ${_decode_dir}"
+    log "Stage 7: decoding (${upstream}, ${lang}): ${_todo[*]} with ${_asr_exp}/${_model} -> ${_decode_dir}"
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=1 ${decode_cmd} --gpu "${_ngpu_inf}" JOB=1:"${_nj}" "${_decode_dir}/logdir/asr_inference.JOB.log" \
         ${python} -m espnet_ext.bin.asr_inference \
@@ -664,7 +687,7 @@ decode_lang() {
             --seed "${seed}" \
             --sets_file "${_decode_dir}/logdir/sets.JOB" \
             --asr_train_config "${_asr_exp}/config.yaml" \
-            --asr_model_file "${_asr_exp}/${inference_model}" \
+            --asr_model_file "${_asr_exp}/${_model}" \
             --config "${inference_config}" ${inference_args} \
         || { log "Error: decoding failed; see ${_decode_dir}/logdir/asr_inference.*.log"; exit 1; }
     fail_point decoded
@@ -687,9 +710,9 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     [ ${#_dirs[@]} -eq 0 ] || validate "${_dirs[@]}"
     # Decoding jobs share the --train_jobs pool (each is ${inference_nj} single-thread processes).
     for _run in "${_asr_runs[@]}"; do
-        read -r upstream _s <<< "${_run}"
+        read -r upstream _s _cfg <<< "${_run}"
         for lang in ${languages}; do
-            pooled decode_lang "${upstream}" "${lang}" "${_s}"
+            pooled decode_lang "${upstream}" "${lang}" "${_s}" "${_cfg}"
         done
     done
     pool_wait
@@ -698,10 +721,10 @@ fi
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     export XLING_STAGE=8
     for _run in "${_asr_runs[@]}"; do
-    read -r upstream _s <<< "${_run}"
+    read -r upstream _s _cfg <<< "${_run}"
     for lang in ${languages}; do
     for _test in $(test_sets_of "${lang}"); do
-        _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_s}")
+        _asr_exp=$(asr_exp_of "${upstream}" "${lang}" "${_s}" "${_cfg}")
         _dir=${_asr_exp}/${inference_tag}/${_test}
         _condition=${_test#test_"${lang}"}; _condition=${_condition#_}
         if done_already "${_dir}/score/.done"; then
@@ -718,7 +741,9 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
             --meta "condition=${_condition:-clean}" \
             --meta "train_set=$(basename "$(train_set_of "${lang}")")" \
             --meta "decode=${inference_tag}" \
-            --meta "encoder_frame_ms=${encoder_frame_ms:-config}"
+            --meta "encoder_frame_ms=${encoder_frame_ms:-config}" \
+            --meta "head=$(basename "${_cfg}" .yaml)" \
+            --meta "main_head=$([ -z "$(head_suffix "${_cfg}")" ] && echo true || echo false)"
         fail_point scored
         touch "${_dir}/score/.done"
     done
