@@ -4,11 +4,10 @@ twin is exactly the audio-only model, every text arm learns, durations follow th
 import argparse
 import copy
 
-import numpy as np
 import pytest
 import torch
 
-from tests.pretrain.test_joint import PHONES, phone_batch
+from tests.pretrain.test_joint import PHONES, assert_every_loss_falls, phone_batch
 from tests.pretrain.test_pretrain import MPC_CONF, speech_batch
 
 DURATIONS = {"a": [3, 5, 7], "b": [10], "s": [4, 6]}
@@ -83,25 +82,8 @@ def test_twin_gradients_equal_the_audio_only_model():
 
 
 def test_each_text_arm_learns_on_tiny_data():
-    model = build(text_conf())
-    speech, speech_len = speech_batch()
-    text, text_len = phone_batch(4, 6, seed=1)
-    unpaired, unpaired_len = phone_batch(4, 12, seed=2)
-    # a learnable text: phone k is followed by phone k+1
-    unpaired = torch.where(unpaired >= 0, 2 + (torch.arange(12)[None, :] % (len(PHONES) - 2)),
-                           unpaired)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    history = {"loss_paired_ctc": [], "loss_text_mlm": [], "loss_mpc": []}
-    for _ in range(30):
-        loss, stats, _ = model(speech, speech_len, text=text, text_lengths=text_len,
-                               unpaired=unpaired, unpaired_lengths=unpaired_len)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        for k in history:
-            history[k].append(float(stats[k]))
-    for k, values in history.items():
-        assert np.mean(values[-5:]) < np.mean(values[:5]), (k, values)
+    assert_every_loss_falls(build(text_conf()), ["loss_paired_ctc", "loss_text_mlm", "loss_mpc"],
+                            steps=30)
 
 
 def test_phone_durations_are_drawn_from_the_table():
