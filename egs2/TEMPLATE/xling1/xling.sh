@@ -253,15 +253,15 @@ _any_text=false
 # One "UPSTREAM SEED ASR_CONFIG" line per downstream training per language (stages 6-8): every
 # upstream with every seed and head, a pre-trained one with the model of its own seed.
 _asr_runs=()
-for _s in ${seeds}; do for upstream in ${upstreams}; do for _cfg in ${asr_configs}; do
-    _asr_runs+=("${upstream} ${_s} ${_cfg}")
+for _s in ${seeds}; do for upstream in ${upstreams}; do for _head in ${asr_configs}; do
+    _asr_runs+=("${upstream} ${_s} ${_head}")
 done; done; done
 probe_upstreams=${upstreams}
 for _run in "${_pretrain_runs[@]}"; do
     read -r _cfg _h _arm _s <<< "${_run}"
     _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}").yaml
     pretrained_upstreams+=" ${_yaml}"
-    for _cfg in ${asr_configs}; do _asr_runs+=("${_yaml} ${_s} ${_cfg}"); done
+    for _head in ${asr_configs}; do _asr_runs+=("${_yaml} ${_s} ${_head}"); done
     [ "${_s}" = "${first_seed}" ] && probe_upstreams+=" ${_yaml}"
     is_text_config "${_cfg}" && [ "${_h}" != 0 ] && _any_text=true
 done
