@@ -3,7 +3,10 @@ through the real code path with no network; an empty cache is one line within se
 always means that file."""
 
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -139,3 +142,29 @@ def test_local_counterparts_and_unknown_names():
     assert not any(n.endswith("_local") or n.startswith("xling_") for n in names)
     with pytest.raises(ConfigError, match="not found; available"):
         load_upstream_config("wavlm_base_pluss")
+
+
+def test_recipe_check_refuses_an_uncached_hub_name_offline_up_front(hub_cache, no_network):
+    from espnet_ext.bin.check_upstreams import check_hub_checkpoint
+    from espnet_ext.upstream.config import load_upstream_config
+
+    with pytest.raises(ConfigError, match="'wav2vec2'.*not in the download cache"):
+        check_hub_checkpoint(load_upstream_config("wav2vec2"))
+    cached_wav2vec2(hub_cache)
+    check_hub_checkpoint(load_upstream_config("wav2vec2"))  # cached: fine
+
+
+def test_list_upstreams_shows_configs_and_exported_upstreams(tmp_path):
+    from tests.conftest import REPO_ROOT
+
+    (tmp_path / "upstreams").mkdir()
+    (tmp_path / "upstreams" / "xling_mpc_tiny_2h.yaml").write_text(
+        f"upstream: xling_mpc\npath: {tmp_path / 'missing.pt'}\n")
+    proc = subprocess.run([sys.executable, "-m", "espnet_ext.bin.list_upstreams", "--no_hub",
+                           "--exp_dir", str(tmp_path)], capture_output=True, text=True,
+                          cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert any(ln.startswith("wavlm_base_plus") and "s3prl download cache" in ln for ln in lines)
+    assert any(ln.startswith("fbank") and "no checkpoint" in ln for ln in lines)
+    assert any("xling_mpc_tiny_2h.yaml" in ln and "checkpoint missing" in ln for ln in lines)
