@@ -16,10 +16,11 @@ The cache dir is s3prl's (``~/.cache/s3prl/download``) unless ``XLING_HUB_CACHE`
 Entries that take a path (``*_local``, ``*_custom``, ``*_url``, our ``xling_*``) never download.
 """
 
+import contextlib
 import contextvars
 import os
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from espnet_ext.errors import ConfigError
 
@@ -160,18 +161,14 @@ def install() -> None:
         download._download = _offline_first(download._download)
 
 
-class building:
+@contextlib.contextmanager
+def building(name: str) -> Iterator[None]:
     """``with building(name):`` names the upstream in the download messages of the block."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        self._token = _building.set(self.name)
-
-    def __exit__(self, *exc) -> bool:
-        _building.reset(self._token)
-        return False
+    token = _building.set(name)
+    try:
+        yield
+    finally:
+        _building.reset(token)
 
 
 def ensure_checkpoint(name: str) -> Optional[Path]:
