@@ -152,7 +152,6 @@ class MPCPretrainModel(PretrainModel):
         config = TransformerConfig(self.transformer_conf)
         dim = config.hidden_size
         self.encoder = TransformerModel(config, feat_dim)
-        self.register_buffer("positions", sinusoid_table(MAX_FRAMES, dim), persistent=False)
         # Frozen random quantisers (buffers: saved, never trained), drawn from the seeded RNG
         # right after the encoder.
         proj = torch.empty(num_codebooks, feat_dim * target_stack, codebook_dim)
@@ -200,7 +199,7 @@ class MPCPretrainModel(PretrainModel):
                  ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-utterance log-mel (+CMVN), exactly as s3prl's mockingjay expert computes it."""
         with torch.no_grad():
-            feats = [self.extracter(s[:int(n)].float().cpu()) for s, n in zip(speech, speech_lengths)]
+            feats = [self.extracter(s[:int(n)].float()) for s, n in zip(speech, speech_lengths)]
         lengths = torch.tensor([len(f) for f in feats], dtype=torch.long)
         return pad_sequence(feats, batch_first=True).to(speech.device), lengths
 
@@ -220,7 +219,9 @@ class MPCPretrainModel(PretrainModel):
                              "frames s3prl's position table covers")
         valid = (torch.arange(x.size(1), device=x.device)[None, :]
                  < lengths.to(x.device)[:, None]).to(x.dtype)
-        positions = self.positions[:x.size(1)].to(x.dtype).expand(x.size(0), -1, -1)
+        # only the rows this batch needs (s3prl's table has MAX_FRAMES rows; the values agree)
+        positions = sinusoid_table(x.size(1), self.encoder.config.hidden_size).to(x)
+        positions = positions.expand(x.size(0), -1, -1)
         if not embedded:
             return self.encoder(x, positions, valid, output_all_encoded_layers=all_layers)
         extended = (1.0 - valid[:, None, None, :]) * -10000.0  # as TransformerModel.forward

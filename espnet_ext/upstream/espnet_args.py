@@ -19,6 +19,8 @@ every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms ups
 80 ms, where many utterances have more characters than frames and CTC cannot emit them.
 """
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -127,12 +129,22 @@ def _preencoder_args(dim: int) -> List[str]:
             "--preencoder_conf", f"output_size={FBANK_FRONTEND_CONF['n_mels']}"]
 
 
-def _upstream_dim(cfg: UpstreamConfig) -> int:
-    """Hidden size of a (fine-tuned) upstream, probed by building it once."""
+# (fine-tuned) upstreams built in this process, by config: its width and frame shift need one build
+_BUILT: dict = {}
+
+
+def _built(cfg: UpstreamConfig):
     from espnet_ext.upstream import load_upstream
 
-    upstream, featurizer = load_upstream(cfg)
-    return featurizer.output_size
+    key = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
+    if key not in _BUILT:
+        _BUILT[key] = load_upstream(cfg)
+    return _BUILT[key]
+
+
+def _upstream_dim(cfg: UpstreamConfig) -> int:
+    """Hidden size of a (fine-tuned) upstream, probed by building it once."""
+    return _built(cfg)[1].output_size
 
 
 def frame_shift_ms(cfg: UpstreamConfig, cache: Optional[Path] = None) -> float:
@@ -142,10 +154,7 @@ def frame_shift_ms(cfg: UpstreamConfig, cache: Optional[Path] = None) -> float:
         return 1000.0 * FBANK_FRONTEND_CONF["hop_length"] / 16000
     if cache is not None:
         return float(read_cache_info(cache)["frame_shift_ms"])
-    from espnet_ext.upstream import load_upstream
-
-    upstream, _ = load_upstream(cfg)
-    return 1000.0 * upstream.downsample_rates[0] / 16000
+    return 1000.0 * _built(cfg)[0].downsample_rates[0] / 16000
 
 
 def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,

@@ -114,3 +114,19 @@ def test_impossible_frame_rate_is_a_clear_error_naming_the_upstream():
     cfg = UpstreamConfig(name="odd_upstream", upstream="wav2vec2_local", path="/x.pt")
     with pytest.raises(ConfigError, match=r"odd_upstream.*30 ms frames cannot reach .* 40 ms"):
         encoder_input_args(cfg, 30.0, 40.0)
+
+
+def test_fine_tuned_upstream_is_built_once_for_its_width_and_frame_shift(tmp_path, monkeypatch):
+    import espnet_ext.upstream as up
+    from espnet_ext.upstream.espnet_args import frame_shift_ms
+    from tests.upstream.fixtures import build_wav2vec2
+
+    build_wav2vec2(tmp_path / "w.pt")
+    cfg = UpstreamConfig(name="w", upstream="wav2vec2_local", path=str(tmp_path / "w.pt"),
+                         frozen=False)
+    builds = []
+    real = up.load_upstream
+    monkeypatch.setattr(up, "load_upstream", lambda c: builds.append(c) or real(c))
+    args = frontend_args(cfg)
+    assert "input_size=8" in args and frame_shift_ms(cfg) == 20.0
+    assert len(builds) == 1
