@@ -18,9 +18,11 @@ Outputs in ``out_dir``:
     error_vs_snr_<noise>.png, error_vs_pretrain_hours.png (CER and WER), layer_weights.png,
     probe_accuracy.png
 
-Conventions the report relies on (set by xling.sh): an upstream pre-trained by the recipe is
-named ``xling_<config>[_twin|_paired]_<hours>h`` (``_0h``: the random-init control); a degraded test set's condition is stored in the score
-summary's meta (``condition``), and noise conditions are named ``snr<dB>_<noise>``.
+What each upstream is (fbank, random-init control, joint model, paired arm, audio-only twin,
+an audio-only method, external; its pre-training config and amount) comes from the metadata
+stage 4 writes beside each exported upstream (:mod:`.systems`), not from its name. A degraded
+test set's condition is stored in the score summary's meta (``condition``), and noise conditions
+are named ``snr<dB>_<noise>`` (by conf/degrade).
 
 Training seeds (``--seeds``, the summary's meta ``seed``): the runs of one upstream with different
 seeds on one test set become one row, with the mean over seeds, the spread over seeds and a
@@ -37,7 +39,7 @@ import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from espnet_ext.errors import XlingError
 from espnet_ext.evaluation.results import collect_results
@@ -50,16 +52,15 @@ from espnet_ext.evaluation.significance import (
     load_counts,
     macro_difference,
 )
+from espnet_ext.evaluation.systems import FBANK, TEXT_ARMS, describe_upstreams
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.safe_load import load_checkpoint
 
 logger = logging.getLogger(__name__)
 
-FBANK = "fbank"
 # A second downstream head's systems are labelled <upstream>@<head> in tables and comparisons.
 HEAD_SEP = "@"
-_AMOUNT = re.compile(r"^(?P<family>.+)_(?P<hours>\d+(?:\.\d+)?)h$")
 _SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
 METRICS = ("cer", "wer")  # table columns and plot rows, in this order
 
@@ -123,7 +124,8 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
         if labels is None:
             row = dict(g[0])
         else:
-            row = {k: g[0][k] for k in ("upstream", "language", "test_set", "condition", "decode",
+            row = {k: g[0][k] for k in ("upstream", "arm", "language", "test_set", "condition",
+                                        "decode",
                                         "encoder_frame_ms", "head", "num_utts") if k in g[0]}
             row.update({m: round(res[m]["rate"], 2) for m in METRICS})
             row.update({k: sum(r[k] for r in g)
@@ -137,33 +139,34 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
     return out
 
 
-def default_pairs(upstreams: Iterable[str]) -> List[Tuple[str, str]]:
-    """(baseline, system) pairs compared by default: each text model's audio-only twin vs the
-    joint model and vs the paired-only arm (the question), the random-init control of a config
-    vs every model pre-trained from it, and every upstream vs fbank; within each downstream head
-    (the systems ``<upstream>@<head>`` of a second head pair among themselves)."""
+def default_pairs(systems: Mapping[str, Dict]) -> List[Tuple[str, str]]:
+    """(baseline, system) pairs compared by default, from each system's metadata
+    (:func:`label_systems`): a text config's audio-only twin vs its joint model and its text
+    arms of the same amount (the question), a config's random-init control vs every model
+    pre-trained from it, and every upstream vs fbank; within each downstream head."""
     by_head: Dict[str, List[str]] = defaultdict(list)
-    for u in sorted(set(upstreams)):
-        base, _, head = u.partition(HEAD_SEP)
-        by_head[head].append(base)
-    return [(a + (HEAD_SEP + head if head else ""), b + (HEAD_SEP + head if head else ""))
-            for head, bases in sorted(by_head.items()) for a, b in _default_pairs_of(bases)]
+    for label in sorted(systems):
+        by_head[systems[label].get("head", "")].append(label)
+    return [pair for _, labels in sorted(by_head.items())
+            for pair in _default_pairs_of(labels, systems)]
 
 
-def _default_pairs_of(ups: List[str]) -> List[Tuple[str, str]]:
+def _default_pairs_of(labels: List[str], systems: Mapping[str, Dict]) -> List[Tuple[str, str]]:
+    def same_run(a: Dict, b: Dict) -> bool:
+        return (a["pretrain_config"], a["pretrain_hours"]) == (b["pretrain_config"],
+                                                               b["pretrain_hours"])
+
     pairs = []
-    for u in ups:
-        if "_twin_" in u:
-            for arm in ("_", "_paired_"):
-                if u.replace("_twin_", arm) in ups:
-                    pairs.append((u, u.replace("_twin_", arm)))
-        m = _AMOUNT.match(u)
-        if m and float(m.group("hours")) == 0:
-            family = m.group("family")
-            same_config = re.compile(rf"^{re.escape(family)}(_twin|_paired)?_[0-9.]+h$")
-            pairs += [(u, v) for v in ups if v != u and same_config.match(v)]
-    if FBANK in ups:
-        pairs += [(FBANK, u) for u in ups if u != FBANK]
+    for u in labels:
+        su = systems[u]
+        if su["arm"] == "twin":
+            pairs += [(u, v) for arm in TEXT_ARMS for v in labels
+                      if systems[v]["arm"] == arm and same_run(su, systems[v])]
+        if su["arm"] == "random_init":
+            pairs += [(u, v) for v in labels if v != u
+                      and systems[v]["pretrain_config"] == su["pretrain_config"]]
+    fbank = [u for u in labels if systems[u]["arm"] == FBANK]
+    pairs += [(f, u) for f in fbank for u in labels if u != f]
     return pairs
 
 
@@ -336,30 +339,41 @@ def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
     return paths
 
 
-def plot_amounts(rows: List[Dict], out_dir: Path) -> Optional[Path]:
-    """Clean CER and WER vs hours of pre-training audio per model family (fbank dashed)."""
+def plot_amounts(rows: List[Dict], labels: Mapping[str, Dict], out_dir: Path) -> Optional[Path]:
+    """Clean CER and WER vs hours of pre-training audio, one line per (config, arm) pre-trained
+    on several amounts (``labels``: :func:`label_heads`); fbank dashed, each config's random-init
+    control dotted (no pre-training audio: no place on a log axis)."""
     clean = [r for r in rows if r["condition"] == "clean"]
-    fams = defaultdict(lambda: defaultdict(dict))
+    lines = defaultdict(lambda: defaultdict(dict))
+    controls = defaultdict(dict)
     for r in clean:
-        m = _AMOUNT.match(r["upstream"])
-        if m:
-            fams[m.group("family")][r["language"]][float(m.group("hours"))] = r
-    fams = {f: d for f, d in fams.items() if any(len(h) > 1 for h in d.values())}
-    if not fams:
+        s = labels[r["upstream"]]
+        name = Path(s["pretrain_config"]).stem + (f" {s['arm']}" if s["arm"] != "random_init"
+                                                  else " random init")
+        name += f" {HEAD_SEP}{s['head']}" if s["head"] else ""
+        if s["arm"] == "random_init":
+            controls[name][r["language"]] = r
+        elif s["pretrain_hours"]:
+            lines[name][r["language"]][s["pretrain_hours"]] = r
+    lines = {n: d for n, d in lines.items() if any(len(h) > 1 for h in d.values())}
+    if not lines:
         return None
     langs = sorted({r["language"] for r in clean})
     plt, fig, axes = _metric_axes(langs)
     for lang in langs:
         base = next((r for r in clean if r["upstream"] == FBANK and r["language"] == lang), None)
         for metric, ax in ((m, axes[m][lang]) for m in METRICS):
-            for fam, d in sorted(fams.items()):
+            for name, d in sorted(lines.items()):
                 hs = sorted(d.get(lang, {}))
                 if hs:
-                    _errorbar(ax, hs, [d[lang][h] for h in hs], metric, fam)
+                    _errorbar(ax, hs, [d[lang][h] for h in hs], metric, name)
             if base:
                 ax.axhline(base[metric], ls="--", color="grey", label=FBANK)
+            for name, d in sorted(controls.items()):
+                if lang in d:
+                    ax.axhline(d[lang][metric], ls=":", color="black", label=name)
             ax.set_xscale("log")
-            hours = sorted({h for d in fams.values() for h in d.get(lang, {})})
+            hours = sorted({h for d in lines.values() for h in d.get(lang, {})})
             ax.set_xticks(hours, [f"{h:g}" for h in hours])  # the amounts, not powers of 10
             ax.minorticks_off()
             _label(ax, "pre-training audio (h)", f"{metric.upper()} (%), clean", lang)
@@ -512,15 +526,33 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
     return agg, sig
 
 
-def label_heads(rows: List[Dict]) -> List[Dict]:
+def label_heads(rows: List[Dict], systems: Mapping[str, Dict]
+                ) -> Tuple[List[Dict], Dict[str, Dict]]:
     """Rows of a second (third ...) downstream head get the system label ``<upstream>@<head>``,
-    so every table and comparison keeps heads apart; the main head keeps the plain name."""
-    out = []
+    so every table and comparison keeps heads apart; the main head keeps the plain name.
+
+    Returns the labelled rows and each label's metadata: the upstream's (``systems``, from
+    :func:`~.systems.describe_upstreams`) plus ``head`` ("" for the main head).
+    """
+    out, labels = [], {}
     for r in rows:
         r = dict(r)
+        upstream, head = r["upstream"], ""
         if not r.pop("main_head", True):
-            r["upstream"] = f"{r['upstream']}{HEAD_SEP}{r['head']}"
+            head = r["head"]
+            r["upstream"] = f"{upstream}{HEAD_SEP}{head}"
+        labels[r["upstream"]] = {**systems[upstream], "head": head}
         out.append(r)
+    return out, labels
+
+
+def _with_arms(row: Dict, labels: Mapping[str, Dict]) -> Dict:
+    """A comparison row with ``baseline_arm`` and ``system_arm`` after the systems' labels."""
+    out = {}
+    for k, v in row.items():
+        out[k] = v
+        if k in ("baseline", "system"):
+            out[f"{k}_arm"] = labels[v]["arm"]
     return out
 
 
@@ -688,13 +720,17 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     if unknown:
         raise XlingError(f"--compare names upstreams without results: {unknown}; known: {sorted(ups)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = label_heads(rows)
+    systems = describe_upstreams(exp_dir, ups)
+    rows = [{"upstream": r["upstream"], "arm": systems[r["upstream"]]["arm"], **r} for r in rows]
+    rows, labels = label_heads(rows, systems)
     groups = group_seeds(rows)
     results = summarize(exp_dir, groups, n_resamples, seed)
-    pairs = list(dict.fromkeys(default_pairs(ups) + list(compare)))
+    pairs = list(dict.fromkeys(default_pairs(labels) + list(compare)))
     sig = compare_pairs(exp_dir, groups, pairs, n_resamples, seed)
     aggregates, macro_sig = cross_language(exp_dir, groups, pairs, n_resamples, seed)
-    sig += macro_sig
+    sig = [_with_arms(s, labels) for s in sig + macro_sig]
+    aggregates = [{"upstream": a["upstream"], "arm": labels[a["upstream"]]["arm"], **a}
+                  for a in aggregates]
     agreement = head_agreement(results)
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
@@ -714,7 +750,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
         for p in probes for x in p["layers"]]))
     fail_point("report_tables")
     plots = plot_snr(results, out_dir)
-    plots += [p for p in (plot_amounts(results, out_dir), plot_layer_weights(weights, out_dir),
+    plots += [p for p in (plot_amounts(results, labels, out_dir), plot_layer_weights(weights, out_dir),
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
     atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples,

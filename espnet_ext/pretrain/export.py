@@ -7,9 +7,10 @@ sweep uses it by path, and its stem names the results row.
 """
 
 import argparse
+import json
 import logging
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import yaml
 
@@ -94,10 +95,38 @@ def write_random_init(config: PathLike, seed: int, exp_dir: PathLike) -> Path:
     return exp_dir / "init.pth"
 
 
+def arm_of(info: Mapping) -> str:
+    """The arm of an exported upstream from its ``xling`` block (``variant`` as set by the
+    recipe: main, twin, paired or random_init; the model's text loss weights)."""
+    variant = str(info.get("variant", "main"))
+    if variant == "random_init" or pretrain_hours_of(info) == 0:
+        return "random_init"
+    if variant in ("twin", "paired"):
+        return variant
+    if info.get("audio_only_twin"):  # a text model trained with every text weight 0
+        return "twin"
+    text, paired = (float(info.get(k) or 0) for k in ("text_weight", "paired_weight"))
+    if text and paired:
+        return "joint"
+    if paired or text:
+        return "paired" if paired else "unpaired"
+    return str(info.get("method", "pretrained"))
+
+
+def pretrain_hours_of(info: Mapping) -> Optional[float]:
+    """Hours of pre-training audio recorded in an export's metadata (None: unknown or "all")."""
+    h = info.get("pretrain_hours")
+    try:
+        return None if h in (None, "", "all") else float(h)
+    except (TypeError, ValueError):
+        return None
+
+
 def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
                     model_file: Optional[PathLike] = None, info: Optional[Dict] = None,
                     layers="all") -> Dict:
-    """Write ``out_ckpt`` (s3prl-loadable) and ``out_yaml`` (upstream config) for a trained run.
+    """Write ``out_ckpt`` (s3prl-loadable), ``out_yaml`` (upstream config) and the run's metadata
+    (``out_yaml`` with suffix ``.json``: the returned block plus its ``arm``) for a trained run.
 
     Args:
         exp_dir: ESPnet output dir of ``espnet_ext.bin.pretrain_train``.
@@ -136,5 +165,10 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
     header = (f"# {args.model} pre-trained by espnet_ext on {info or {}}\n"
               f"# written by espnet_ext.pretrain.export from {exp_dir}/{model_file.name}\n")
     atomic_write_text(out_yaml, header + yaml.safe_dump(config, sort_keys=False))
+    # The run's metadata beside it, for the report (it groups and pairs runs by these fields)
+    # and for people; the checkpoint keeps the same block, so its bytes (the feature cache key)
+    # do not depend on how the report names arms.
+    atomic_write_text(out_yaml.with_suffix(".json"),
+                      json.dumps({**block, "arm": arm_of(block)}, indent=2) + "\n")
     logger.info("exported %s -> %s (%s) and %s", exp_dir, out_ckpt, entry, out_yaml)
     return block

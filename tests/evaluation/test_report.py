@@ -18,6 +18,29 @@ UPSTREAMS = {  # upstream -> chance that a reference word is replaced in its hyp
     "fbank": 0.6, "xling_apc_tiny_0.5h": 0.45, "xling_apc_tiny_2h": 0.3,
     "xling_joint_tiny_2h": 0.05, "xling_joint_tiny_twin_2h": 0.5,
 }
+# The metadata stage 4 writes beside each exported upstream (exp/upstreams/<name>.json): the
+# report reads what a system is from it, never from the name.
+EXPORTS = {
+    "xling_apc_tiny_0.5h": {"method": "apc", "pretrain_config": "conf/pretrain/apc_tiny.yaml",
+                            "pretrain_hours": "0.5", "variant": "main"},
+    "xling_apc_tiny_2h": {"method": "apc", "pretrain_config": "conf/pretrain/apc_tiny.yaml",
+                          "pretrain_hours": "2", "variant": "main"},
+    "xling_joint_tiny_2h": {"method": "joint", "pretrain_config": "conf/pretrain/joint_tiny.yaml",
+                            "pretrain_hours": "2", "variant": "main", "text_weight": 1.0,
+                            "paired_weight": 0.5},
+    "xling_joint_tiny_twin_2h": {"method": "joint", "variant": "twin", "pretrain_hours": "2",
+                                 "pretrain_config": "conf/pretrain/joint_tiny.yaml",
+                                 "text_weight": 0.0, "paired_weight": 0.0},
+}
+
+
+def systems_of(exports):
+    from espnet_ext.evaluation.systems import describe
+
+    return {"fbank": {"arm": "fbank", "pretrain_config": "", "pretrain_hours": None},
+            **{name: describe(info) for name, info in exports.items()}}
+
+
 CONDITIONS = {"clean": 0.0, "snr10_babble": 0.1, "snr0_babble": 0.3}
 WORDS = "el gato negro come pan con la casa roja y verde".split()
 
@@ -53,6 +76,9 @@ def build_exp(tmp_path, n_utts=60, seeds=None):
                     if up != "fbank":
                         state["frontend.weights"] = torch.tensor([0.0, 1.0, 2.0 + k])
                     torch.save(state, asr / "valid.acc.ave.pth")
+    (exp / "upstreams").mkdir()
+    for name, info in EXPORTS.items():
+        (exp / "upstreams" / f"{name}.json").write_text(json.dumps(info))
     for up in ("fbank", "xling_apc_tiny_2h"):
         for lang in ("nl", "es"):
             d = exp / "probe" / up / lang
@@ -66,15 +92,30 @@ def build_exp(tmp_path, n_utts=60, seeds=None):
 
 
 def test_default_pairs_are_twin_vs_model_and_each_vs_fbank():
-    pairs = default_pairs(UPSTREAMS)
+    pairs = default_pairs(systems_of(EXPORTS))
     assert ("xling_joint_tiny_twin_2h", "xling_joint_tiny_2h") in pairs
     assert ("fbank", "xling_apc_tiny_2h") in pairs and len(pairs) == 1 + 4
+
+
+def mpc_exports():
+    mpc = {"method": "mpc", "pretrain_config": "conf/pretrain/mpc_tiny.yaml", "variant": "main",
+           "pretrain_hours": "2", "text_weight": 1.0, "paired_weight": 1.0}
+    return {"xling_mpc_tiny_0h": dict(mpc, pretrain_hours="0", variant="random_init"),
+            "xling_mpc_tiny_2h": mpc,
+            "xling_mpc_tiny_twin_2h": dict(mpc, variant="twin", text_weight=0.0,
+                                           paired_weight=0.0),
+            "xling_mpc_tiny_paired_2h": dict(mpc, variant="paired", text_weight=0.0),
+            # another config whose name shares the prefix
+            "xling_mpc_tiny_base_2h": dict(mpc, pretrain_config="conf/pretrain/mpc_tiny_base.yaml")}
 
 
 def test_default_pairs_add_paired_arm_and_random_init_control():
     ups = ["fbank", "xling_mpc_tiny_0h", "xling_mpc_tiny_2h", "xling_mpc_tiny_twin_2h",
            "xling_mpc_tiny_paired_2h", "xling_mpc_tiny_base_2h"]
-    pairs = set(default_pairs(ups))
+    systems = systems_of(mpc_exports())
+    assert [systems[u]["arm"] for u in ups] == ["fbank", "random_init", "joint", "twin", "paired",
+                                                "joint"]
+    pairs = set(default_pairs(systems))
     assert {("xling_mpc_tiny_twin_2h", "xling_mpc_tiny_2h"),
             ("xling_mpc_tiny_twin_2h", "xling_mpc_tiny_paired_2h")} <= pairs
     # the control vs every run of its own config, not of another config sharing the prefix
@@ -91,12 +132,17 @@ def test_report_from_fixture_exp(tmp_path):
 
     rows = json.loads((out / "results.json").read_text())
     assert len(rows) == len(UPSTREAMS) * 2 * len(CONDITIONS)
+    assert list(rows[0])[:2] == ["upstream", "arm"]
+    assert {(r["upstream"], r["arm"]) for r in rows} == {
+        ("fbank", "fbank"), ("xling_apc_tiny_0.5h", "apc"), ("xling_apc_tiny_2h", "apc"),
+        ("xling_joint_tiny_2h", "joint"), ("xling_joint_tiny_twin_2h", "twin")}
     for r in rows:
         assert r["cer_lo"] <= r["cer"] <= r["cer_hi"] and r["wer_lo"] <= r["wer"] <= r["wer_hi"]
     sig = json.loads((out / "significance.json").read_text())
     joint = next(s for s in sig if s["system"] == "xling_joint_tiny_2h" and s["language"] == "es"
                  and s["condition"] == "clean" and s["metric"] == "wer"
                  and s["baseline"] == "xling_joint_tiny_twin_2h")
+    assert (joint["baseline_arm"], joint["system_arm"]) == ("twin", "joint")
     # 5% vs 50% replaced words over 360 words: a large, significant improvement
     assert joint["diff"] < -30 and joint["significant"] and joint["diff_hi"] < 0
     assert any(s["baseline"] == "xling_apc_tiny_0.5h" for s in sig)  # the --compare pair
@@ -224,8 +270,10 @@ def test_second_head_pairs_within_itself_and_kendall_tau_on_known_ranks():
     rows = [{"upstream": u, "head": h, "main_head": main, "language": "cs", "condition": "clean"}
             for u in ("fbank", "xling_mpc_tiny_2h", "xling_mpc_tiny_twin_2h")
             for h, main in (("conformer", True), ("ctc", False))]
-    labels = [r["upstream"] for r in label_heads(rows)]
+    labelled, labels = label_heads(rows, systems_of(mpc_exports()))
+    assert [r["upstream"] for r in labelled] == list(labels)
     assert "fbank" in labels and "fbank@ctc" in labels and "xling_mpc_tiny_2h@ctc" in labels
+    assert labels["xling_mpc_tiny_twin_2h@ctc"]["arm"] == "twin"
     pairs = default_pairs(labels)
     assert ("fbank@ctc", "xling_mpc_tiny_2h@ctc") in pairs
     assert ("xling_mpc_tiny_twin_2h@ctc", "xling_mpc_tiny_2h@ctc") in pairs

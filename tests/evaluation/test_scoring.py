@@ -58,7 +58,7 @@ def test_score_files_and_results_table(tmp_path):
     assert [r["condition"] for r in rows] == ["clean", "clean"]  # no condition in meta: clean
     md = write_report(exp, exp / "results", n_resamples=50).read_text(encoding="utf-8")
     assert "| fbank | 7.1 [" in md and "| other | 0.0 [0.0, 0.0] |" in md
-    assert (exp / "results" / "results.csv").read_text().startswith("upstream,language")
+    assert (exp / "results" / "results.csv").read_text().startswith("upstream,arm,language")
     assert len(json.loads((exp / "results" / "results.json").read_text())) == 2
 
 

@@ -3,6 +3,7 @@ twin is exactly the audio-only model, every text arm learns, durations follow th
 
 import argparse
 import copy
+import json
 
 import pytest
 import torch
@@ -145,3 +146,4 @@ def test_random_init_control_is_the_first_weights_of_every_run_of_its_config(tmp
     info = export_upstream(tmp_path / "pretrain_mpc_0h", tmp_path / "x.pt", tmp_path / "x.yaml",
                            model_file=init, info={"variant": "random_init"})
     assert info["method"] == "mpc" and info["variant"] == "random_init" and info["seed"] == 5
+    assert json.loads((tmp_path / "x.json").read_text())["arm"] == "random_init"

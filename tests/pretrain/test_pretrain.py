@@ -1,6 +1,7 @@
 """Pre-training: losses fall, training resumes exactly, exports load through s3prl and ESPnet."""
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -113,6 +114,10 @@ def exported(request, tmp_path):
     ckpt, conf = tmp_path / "up" / f"xling_{method}.pt", tmp_path / "up" / f"xling_{method}.yaml"
     info = export_upstream(exp, ckpt, conf, info={"pretrain_hours": "0.5"})
     assert info["method"] == method and info["pretrain_hours"] == "0.5"
+    # the run's metadata beside the config: the checkpoint's block and the arm the report uses
+    meta = json.loads(conf.with_suffix(".json").read_text())
+    # (this mpc has every text weight 0: the audio-only twin of its text arms)
+    assert meta == {**info, "arm": "twin" if method == "mpc" else method}
     return method, ckpt, conf
 
 

@@ -22,7 +22,8 @@ if [ "${fast}" = true ]; then
     probe_num_utts=10
     local_data_opts="--max_utts_per_lang 40 --pretrain_hours 0.05"
     train_max_hours=""
-    pretrain_configs="conf/pretrain/apc_fast.yaml conf/pretrain/mpc_fast.yaml:0,0.04"
+    # APC at one amount (the amount sweep: --pretrain_configs conf/pretrain/apc_fast.yaml)
+    pretrain_configs="conf/pretrain/apc_fast.yaml:0.02 conf/pretrain/mpc_fast.yaml:0,0.04"
     pretrain_hours="0.02 0.04"
     languages="cs es"   # the default run's languages (any of nl cs es fr it ru: --languages)
     train_jobs=2
