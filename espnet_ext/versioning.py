@@ -9,6 +9,11 @@ older, with a message naming the version that wrote the file and the stage that 
 
 Bump a :class:`Format`'s ``current`` (and decide what stays in ``readable``) whenever the
 layout or the meaning of its fields changes; the version alone is for messages.
+
+The ``.done`` markers of some steps (:mod:`espnet_ext.steps`) carry a format number too, as the
+``version`` among the options they record (:data:`STEP_MARKERS`). A marker of another version
+records other options, so the step is redone (or, for the corpus preparers, refused until
+``--force``); bump one when the step's output changes for the same options.
 """
 
 from dataclasses import dataclass
@@ -57,6 +62,38 @@ FEATURE_CACHE = Format("feature cache", 1, (1,), "rerun stage 5 (feature extract
 EXPORTED_UPSTREAM = Format("exported upstream checkpoint", 1, (1,),
                            "re-export it with stage 4 (./run.sh --stage 4 --stop_stage 4)",
                            key="format_version", label="export format")
+
+# Step markers: "version" is one of the recorded options.
+# <out_dir>/.corpus_<lang>.done of the preparers of corpora with their own split (common_voice,
+# fleurs, mls).
+CORPUS_SPLITS = Format("corpus preparation marker", 1, (1,),
+                       "rerun the corpus preparation (stage 1) with --force", key="version",
+                       label="marker version")
+# <data_dir>/.cgn_<lang>.done of the CGN recipe data.
+CGN_RECIPE = Format("CGN preparation marker", 1, (1,),
+                    "rerun the CGN preparation (stage 1) with --force", key="version",
+                    label="marker version")
+# <data>/.offline_corpus.done. 2: the shared options and per-language records (incremental
+# builds); 1 recorded all options, the language list included, and is still read: a version 1
+# marker with the same shared options has its languages rebuilt, not refused.
+OFFLINE_CORPUS = Format("offline corpus marker", 2, (1, 2),
+                        "rerun the offline corpus preparation (stage 1) with --force",
+                        key="version", label="marker version")
+# <out_dir>/.done of a pool of data dirs (combine_data_dirs).
+POOLED_DATA_DIR = Format("pooled data dir marker", 1, (1,), "rerun stage 1 (it is redone)",
+                         key="version", label="marker version")
+# <out_dir>/.done of a degraded test set; bump when a change to the signal code changes the WAVs.
+DEGRADED_SET = Format("degraded test set marker", 1, (1,), "rerun stage 1 (it is redone)",
+                      key="version", label="marker version")
+# <synth_dir>/.done of a probe set; bump when the synthesis or the label derivation changes.
+PROBE_SET = Format("probe set marker", 1, (1,), "rerun stage 9 (it is redone)", key="version",
+                   label="marker version")
+# <out_dir>/.done of a phone probe; bump when the frame labelling, the split or the classifier
+# changes.
+PROBE_RESULT = Format("phone probe marker", 1, (1,), "rerun stage 9 (it is redone)",
+                      key="version", label="marker version")
+STEP_MARKERS = (CORPUS_SPLITS, CGN_RECIPE, OFFLINE_CORPUS, POOLED_DATA_DIR, DEGRADED_SET,
+                PROBE_SET, PROBE_RESULT)
 
 
 def stamp(fmt: Format) -> Dict:

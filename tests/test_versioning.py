@@ -21,11 +21,17 @@ from espnet_ext.features.extract import (
     make_cache_key,
     read_cache_info,
 )
+from espnet_ext.data.subset import combine_data_dirs
 from espnet_ext.upstream.hub import read_export_info
 from espnet_ext.versioning import (
     EXPORTED_UPSTREAM,
     FEATURE_CACHE,
+    OFFLINE_CORPUS,
+    POOLED_DATA_DIR,
+    PROBE_RESULT,
+    PROBE_SET,
     SCORE_SUMMARY,
+    STEP_MARKERS,
     check,
     stamp,
 )
@@ -201,3 +207,39 @@ def test_exported_checkpoint_of_a_future_format_is_refused_naming_its_writer(tmp
     torch.save(state, f)
     with pytest.raises(ConfigError, match="without a format stamp"):
         read_export_info(f, "apc", "xling_apc")
+
+
+# --- step markers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", STEP_MARKERS, ids=lambda f: f.what)
+def test_step_marker_versions_are_registered_and_others_refused(fmt):
+    assert fmt.key == "version" and fmt.current in fmt.readable
+    assert check({"version": fmt.current}, fmt, ".done") == fmt.current
+    with pytest.raises(XlingError, match=rf"\.done: {fmt.what} .*\(marker version "
+                                         rf"{fmt.current + 1}\)"):
+        check({"version": fmt.current + 1}, fmt, ".done")
+
+
+def test_step_markers_record_their_registered_version():
+    from espnet_ext.analysis import phone_alignment, probe
+    from espnet_ext.data.corpora import offline
+
+    assert phone_alignment.PROBE_SET_VERSION == PROBE_SET.current
+    assert probe.PROBE_VERSION == PROBE_RESULT.current
+    assert offline.MARKER_VERSION == OFFLINE_CORPUS.current
+
+
+def test_pooled_dir_marker_of_another_version_is_redone(tmp_path):
+    a = make_data_dir(tmp_path / "a", {"x": "hola"}, spk="spka")
+    b = make_data_dir(tmp_path / "b", {"y": "adios"}, spk="spkb")
+    out = combine_data_dirs([a, b], tmp_path / "pool")
+    marker = out / ".done"
+    record = json.loads(marker.read_text(encoding="utf-8"))
+    assert record["version"] == POOLED_DATA_DIR.current
+    marker.write_text(json.dumps({**record, "version": POOLED_DATA_DIR.current + 1}),
+                      encoding="utf-8")
+    (out / "utt2idx").unlink()
+    combine_data_dirs([a, b], out)
+    assert json.loads(marker.read_text(encoding="utf-8")) == record
+    assert (out / "utt2idx").is_file()  # redone, not skipped

@@ -38,9 +38,7 @@ its ``.done`` options (not the audio bytes) define it.
 import ctypes
 import ctypes.util
 import hashlib
-import json
 import logging
-import random
 import shutil
 import threading
 from dataclasses import dataclass
@@ -54,12 +52,13 @@ from espnet_ext.data.kaldi import Utterance, make_id, read_kaldi_map, write_data
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import DONE_FILE, is_done, item_random, mark_done, seeded_shuffle
+from espnet_ext.versioning import PROBE_SET
 
 logger = logging.getLogger(__name__)
 
 SIL = "sil"
-# Bump when the synthesis or the label derivation changes: old probe sets are then rebuilt.
-PROBE_SET_VERSION = 1
+PROBE_SET_VERSION = PROBE_SET.current
 LIB_NAMES = ("libespeak-ng.so.1", "espeak-ng")
 DEFAULT_RATE = 175  # espeak-ng's default speaking rate (words per minute)
 DEFAULT_PITCH = 50  # espeak-ng's default pitch (0..99)
@@ -360,7 +359,7 @@ def select_sentences(text_file: PathLike, num_utts: int, seed: int) -> List[Tupl
     if not utts:
         raise DataDirError(f"{text_file}: no utterance has a transcript; give a Kaldi text file "
                            "('utt transcript' lines)")
-    random.Random(seed).shuffle(utts)
+    utts = seeded_shuffle(utts, seed)
     if len(utts) < num_utts:
         logger.warning("%s: only %d non-empty transcripts, fewer than the %d asked for; using "
                        "all", text_file, len(utts), num_utts)
@@ -369,7 +368,7 @@ def select_sentences(text_file: PathLike, num_utts: int, seed: int) -> List[Tupl
 
 def is_probe_set_complete(out_dir: PathLike) -> bool:
     """True if ``out_dir`` has its ``.done`` marker."""
-    return (Path(out_dir) / ".done").is_file()
+    return (Path(out_dir) / DONE_FILE).is_file()
 
 
 def prepare_probe_set(
@@ -426,18 +425,9 @@ def prepare_probe_set(
         "lang": lang, "num_utts": num_utts, "voices": voices, "seed": seed,
         "rate": rate, "pitch": pitch, "espeak": espeak.version,
     }
-    done = out_dir / ".done"
-    if not force and done.is_file():
-        try:
-            same = json.loads(done.read_text(encoding="utf-8")) == options
-        except json.JSONDecodeError:
-            same = False
-        if same:
-            logger.info("probe set %s is up to date; reusing it", out_dir)
-            return out_dir
-        logger.info("probe set %s was built with other options; rebuilding it", out_dir)
-    if done.exists():
-        done.unlink()
+    if is_done(out_dir / DONE_FILE, options, force=force):
+        logger.info("probe set %s is up to date; reusing it", out_dir)
+        return out_dir
     if (out_dir / "wav").is_dir():
         shutil.rmtree(out_dir / "wav")  # files of other options would otherwise linger
 
@@ -445,7 +435,7 @@ def prepare_probe_set(
     utts, ctm = [], []
     for src_utt, text in tqdm(sentences, desc=f"synthesise {lang}", unit="utt",
                               disable=not progress, mininterval=5.0):
-        voice = random.Random(f"{seed}:{src_utt}").choice(voices)
+        voice = item_random(seed, src_utt).choice(voices)
         spk = make_id("espeak", voice.replace("+", "-"))
         utt = make_id(spk, src_utt)
         wav, segments = synthesize_utterance(text, voice, rate, pitch,
@@ -463,7 +453,7 @@ def prepare_probe_set(
     atomic_write_text(out_dir / "phones.ctm", "".join(l for u in sorted(by_utt)
                                                       for l in by_utt[u]))
     validate_data_dir(out_dir)
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(out_dir / DONE_FILE, options)
     logger.info("probe set %s: %d %s utterances, voices %s", out_dir, len(utts), lang,
                 " ".join(voices))
     return out_dir

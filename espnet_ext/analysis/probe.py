@@ -32,7 +32,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +48,12 @@ from espnet_ext.analysis.phone_alignment import (
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import DONE_FILE, is_done, mark_done, read_marker, seeded_shuffle
+from espnet_ext.versioning import PROBE_RESULT
 
 logger = logging.getLogger(__name__)
 
-# Bump when the frame labelling, the split or the classifier changes: old results then rerun.
-PROBE_VERSION = 1
+PROBE_VERSION = PROBE_RESULT.current
 SILENCE_MODES = ("drop", "label")
 SAMPLE_RATE = 16000
 
@@ -243,7 +243,7 @@ def split_utterances(utts: Sequence[str], train_fraction: float, seed: int
     if len(utts) < 2:
         raise ConfigError(f"the probe needs at least 2 utterances (train and test), got "
                           f"{len(utts)}; raise --num_utts")
-    random.Random(seed).shuffle(utts)
+    utts = seeded_shuffle(utts, seed)
     n_train = min(len(utts) - 1, max(1, int(round(train_fraction * len(utts)))))
     return sorted(utts[:n_train]), sorted(utts[n_train:])
 
@@ -448,22 +448,15 @@ def phone_probe(
         "upstream": cfg.name,
         "upstream_key": upstream_key,
         "probe_set": str(synth_dir.resolve()),
-        "probe_set_options": json.loads((synth_dir / ".done").read_text(encoding="utf-8")),
+        "probe_set_options": read_marker(synth_dir / DONE_FILE),
         "phones_sha1": _file_sha1(synth_dir / "phones.ctm"),
         "options": {k: v for k, v in dataclasses.asdict(options).items() if k != "device"},
     }
-    result_file, done = out_dir / "probe.json", out_dir / ".done"
-    if not force and done.is_file() and result_file.is_file():
-        try:
-            same = json.loads(done.read_text(encoding="utf-8")) == inputs
-        except json.JSONDecodeError:
-            same = False
-        if same:
-            logger.info("%s is up to date (same upstream, probe set and options); use --force "
-                        "to redo", result_file)
-            return result_file
-    if done.exists():
-        done.unlink()
+    result_file, done = out_dir / "probe.json", out_dir / DONE_FILE
+    if is_done(done, inputs, force=force, outputs=[result_file]):
+        logger.info("%s is up to date (same upstream, probe set and options); use --force "
+                    "to redo", result_file)
+        return result_file
 
     start = time.time()
     probe_set = read_probe_set(synth_dir)
@@ -497,7 +490,7 @@ def phone_probe(
                 time.time() - start)
     atomic_write_text(result_file, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     fail_point("probe_result")
-    atomic_write_text(done, json.dumps(inputs, indent=1, sort_keys=True) + "\n")
+    mark_done(done, inputs)
     return result_file
 
 
@@ -508,7 +501,7 @@ def read_probe_result(path: PathLike) -> Dict:
         DataDirError: missing or incomplete result.
     """
     path = Path(path)
-    if not (path.parent / ".done").is_file() or not path.is_file():
+    if not (path.parent / DONE_FILE).is_file() or not path.is_file():
         raise DataDirError(f"{path}: no complete probe result (no .done); run "
                            "espnet_ext.bin.phone_probe")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -53,6 +53,8 @@ from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_open, atomic_write_text
+from espnet_ext.steps import DONE_FILE, check_owned, claim_dir, is_done, mark_done
+from espnet_ext.versioning import DEGRADED_SET
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +71,10 @@ _GUARD_PEAK = 0.99
 TEL_BAND_HZ = (300.0, 3400.0)
 MU = 255  # G.711 mu-law
 
-# Versions the on-disk output: bump when a change to the signal code changes the WAVs written.
-_FORMAT_VERSION = 1
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Files copied unchanged from the clean dir (same ids, so results are paired).
 COPIED_FILES = ("text", "utt2spk", "spk2utt", "utt2lang")
-OWNER_FILE = ".prepared_by"
 OWNER = "make_degraded_sets"
-DONE_FILE = ".done"
 PROVENANCE_FILE = "PROVENANCE.md"
 
 
@@ -605,16 +603,6 @@ def _babble_pool(data_dir: Path, sources: Sequence[PathLike]
     return entries, info
 
 
-def _check_owner(out_dir: Path, force: bool) -> None:
-    # Never overwrite a data dir this tool did not write (e.g. a typo in --out_prefix).
-    if not (out_dir / "wav.scp").exists() or force:
-        return
-    owner = out_dir / OWNER_FILE
-    if not owner.is_file() or owner.read_text(encoding="utf-8").strip() != OWNER:
-        raise DataDirError(f"{out_dir}: holds a data dir that {OWNER} did not write; move it "
-                           "away, choose another --out_prefix, or pass --force to overwrite it")
-
-
 def _provenance(cond: Condition, data_dir: Path, out_dir: Path, seed: int,
                 babble_info: List[dict], rescaled: Dict[str, float], num_utts: int) -> str:
     lines = [
@@ -625,7 +613,7 @@ def _provenance(cond: Condition, data_dir: Path, out_dir: Path, seed: int,
         "(applied as speed, then noise at the SNR, then codec).",
         f"- Seed: {seed} (per utterance: sha256 of seed, noise kind and utterance id).",
         f"- Made by `python -m espnet_ext.bin.make_degraded_sets` (format version "
-        f"{_FORMAT_VERSION}); 16 kHz mono 16-bit WAVs in `wav/`.",
+        f"{DEGRADED_SET.current}); 16 kHz mono 16-bit WAVs in `wav/`.",
     ]
     if cond.noise == "babble":
         lines.append(f"- Noise: babble of {cond.babble_talkers} talkers drawn from "
@@ -692,7 +680,7 @@ def make_degraded_set(cond: Condition, data_dir: PathLike, out_dir: PathLike,
 
     source_files = {n: _sha256_file(data_dir / n) for n in ("wav.scp",) + COPIED_FILES
                     if (data_dir / n).is_file()}
-    options = {"version": _FORMAT_VERSION, "condition": cond.entry(),
+    options = {"version": DEGRADED_SET.current, "condition": cond.entry(),
                "source": str(data_dir.resolve()), "source_files": source_files}
     if cond.noise is not None:
         options["seed"] = seed
@@ -700,16 +688,12 @@ def make_degraded_set(cond: Condition, data_dir: PathLike, out_dir: PathLike,
         options["babble"] = [[b["dir"], b["wav_scp_sha256"]] for b in babble_info]
     digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode("utf-8")).hexdigest()
     done = out_dir / DONE_FILE
-    if not force and done.is_file() and (out_dir / "wav.scp").is_file():
-        try:
-            previous = json.loads(done.read_text(encoding="utf-8")).get("hash")
-        except (json.JSONDecodeError, AttributeError):
-            previous = None
-        if previous == digest:
-            logger.info("%s is up to date (%s); nothing to do", out_dir, done)
-            return out_dir
-        logger.info("%s: inputs changed since the last run; rebuilding it", out_dir)
-    _check_owner(out_dir, force)
+    # Before the marker is looked at: a stale one is removed, and a foreign dir's is not ours.
+    check_owned(out_dir, OWNER, force=force, who=OWNER, elsewhere="--out_prefix")
+    if is_done(done, {"hash": digest, "options": options}, force=force,
+               outputs=[out_dir / "wav.scp"]):
+        logger.info("%s is up to date (%s); nothing to do", out_dir, done)
+        return out_dir
 
     validate_data_dir(data_dir)
     wavs = read_kaldi_map(data_dir / "wav.scp")
@@ -718,11 +702,10 @@ def make_degraded_set(cond: Condition, data_dir: PathLike, out_dir: PathLike,
         raise DataDirError(f"{data_dir / 'wav.scp'}: utterance id '{bad[0]}' cannot name a file "
                            "(use letters, digits, '_', '.' and '-')")
 
-    # Start clean: no stale WAV or marker of another run survives, and a killed run leaves no
-    # .done, so it is redone.
-    done.unlink(missing_ok=True)
+    # Start clean: no stale WAV of another run survives (is_done removed its marker, so a killed
+    # run is redone).
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / OWNER_FILE, OWNER + "\n")
+    claim_dir(out_dir, OWNER)
     wav_dir = (out_dir / "wav").resolve()
     if wav_dir.exists():
         shutil.rmtree(wav_dir)
@@ -764,8 +747,7 @@ def make_degraded_set(cond: Condition, data_dir: PathLike, out_dir: PathLike,
     validate_data_dir(out_dir)
     atomic_write_text(out_dir / PROVENANCE_FILE, _provenance(
         cond, data_dir, out_dir, seed, babble_info, rescaled, len(jobs)))
-    atomic_write_text(done, json.dumps({"hash": digest, "options": options}, indent=1,
-                                       sort_keys=True) + "\n")
+    mark_done(done, {"hash": digest, "options": options})
     logger.info("wrote %s: %d utterances under condition %s", out_dir, len(jobs), cond.name)
     return out_dir
 

@@ -6,7 +6,6 @@ subset). Audio files are shared with the source, never copied.
 """
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import List, Optional
@@ -17,6 +16,8 @@ from espnet_ext.data.kaldi import read_data_dir, read_kaldi_map, write_data_dir,
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import DONE_FILE, is_done, mark_done, sha1_key
+from espnet_ext.versioning import POOLED_DATA_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
     utts = read_data_dir(data_dir)
     order = {u.utt_id: u.utt_id for u in utts}
     if seed is not None:
-        order = {u.utt_id: hashlib.sha1(f"{seed}:{u.utt_id}".encode()).hexdigest() for u in utts}
+        order = {u.utt_id: sha1_key(seed, u.utt_id) for u in utts}
     if (data_dir / "utt2idx").is_file():
         order = {k: int(v) for k, v in read_kaldi_map(data_dir / "utt2idx").items()}
     if (data_dir / "utt2dur").is_file():
@@ -71,15 +72,15 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
                 f"{data_dir}: utterance '{u.utt_id}' is missing from utt2idx or utt2dur; "
                 "regenerate the data dir"
             )
-    src_done = data_dir / ".done"
+    src_done = data_dir / DONE_FILE
     carried = [n for n in CARRIED_FILES if (data_dir / n).is_file()]
     options = {"source": str(data_dir.resolve()), "hours": hours, "seed": seed,
                "at_most": at_most,
                "carried": {n: (data_dir / n).stat().st_mtime_ns for n in carried},
                "source_done": src_done.read_text(encoding="utf-8") if src_done.is_file()
                else hashlib.sha1((data_dir / "wav.scp").read_bytes()).hexdigest()}
-    done = out_dir / ".done"
-    if not force and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+    done = out_dir / DONE_FILE
+    if is_done(done, options, force=force):
         logger.info("%s is up to date; use --force to redo", out_dir)
         return out_dir
     target, total, chosen = hours * 3600.0, 0.0, []
@@ -103,7 +104,7 @@ def subset_by_hours(data_dir: PathLike, out_dir: PathLike, hours: float,
     atomic_write_text(out_dir / "provenance.txt",
                       header + (prov.read_text(encoding="utf-8") if prov.is_file() else ""))
     validate_data_dir(out_dir)
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     logger.info("wrote %s: %d utterances, %.3f h", out_dir, len(chosen), total / 3600)
     return out_dir
 
@@ -122,13 +123,13 @@ def combine_data_dirs(data_dirs: List[PathLike], out_dir: PathLike, force: bool 
         DataDirError: a source is invalid or two sources share an utterance id.
     """
     sources, out_dir = [Path(d) for d in data_dirs], Path(out_dir)
-    options = {"sources": [], "version": 1}
+    options = {"sources": [], "version": POOLED_DATA_DIR.current}
     for src in sources:
         validate_data_dir(src)
         options["sources"].append([str(src.resolve()),
                                    hashlib.sha1((src / "wav.scp").read_bytes()).hexdigest()])
-    done = out_dir / ".done"
-    if not force and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+    done = out_dir / DONE_FILE
+    if is_done(done, options, force=force):
         logger.info("%s is up to date; use --force to redo", out_dir)
         return out_dir
     ranked, owner, dur = [], {}, {}
@@ -159,7 +160,7 @@ def combine_data_dirs(data_dirs: List[PathLike], out_dir: PathLike, force: bool 
                 provenance.append(f"\n## {src}/{name}\n" + (src / name).read_text(encoding="utf-8"))
     atomic_write_text(out_dir / "provenance.txt", "".join(provenance))
     validate_data_dir(out_dir)
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     hours = sum(float(dur[u.utt_id]) for u in utts) / 3600
     logger.info("wrote %s: %d utterances, %.3f h from %d sources", out_dir, len(utts), hours,
                 len(sources))

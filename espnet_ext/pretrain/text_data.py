@@ -14,7 +14,6 @@ long espeak-ng says each phone, in 10 ms frames (:func:`measure_phone_durations`
 
 import json
 import logging
-import random
 from pathlib import Path
 from typing import List, Optional
 
@@ -22,6 +21,7 @@ from espnet_ext.data.kaldi import read_kaldi_map, write_kaldi_map
 from espnet_ext.errors import DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.pretrain.joint import BLANK, UNK
+from espnet_ext.steps import is_done, mark_done, seeded_shuffle
 from espnet_ext.text.normalize import normalize_text
 from espnet_ext.text.phonemes import phone_inventory, phonemize
 
@@ -42,7 +42,7 @@ def prepare_phone_data(data_dir: PathLike, corpus: PathLike, lang: str = "nl",
                "text_mtime": (data_dir / "text").stat().st_mtime_ns,
                "corpus_mtime": corpus.stat().st_mtime_ns,
                "token_list": str(token_list) if token_list else None}
-    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+    if is_done(done, options):
         logger.info("%s: phones are up to date", data_dir)
         return data_dir
     texts = read_kaldi_map(data_dir / "text", allow_empty_value=True)
@@ -54,7 +54,7 @@ def prepare_phone_data(data_dir: PathLike, corpus: PathLike, lang: str = "nl",
                  if s.strip() and normalize_text(s, lang) not in said]
     if not sentences:
         raise DataDirError(f"{corpus}: no sentence left that {data_dir} does not already say")
-    random.Random(seed).shuffle(sentences)
+    sentences = seeded_shuffle(sentences, seed)
     # Only as many corpus sentences as utterances are needed (phonemising is the slow part).
     chosen = [sentences[i % len(sentences)] for i in range(len(utts))]
     paired = phonemize([texts[u] for u in utts], lang, mode)
@@ -73,7 +73,7 @@ def prepare_phone_data(data_dir: PathLike, corpus: PathLike, lang: str = "nl",
         tokens: List[str] = [BLANK, UNK] + sorted(counts, key=lambda p: (-counts[p], p))
         atomic_write_text(Path(token_list), "\n".join(tokens) + "\n")
         logger.info("%s: %d phone tokens", token_list, len(tokens))
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     logger.info("%s: phones for %d utterances, unpaired text from %d corpus sentences",
                 data_dir, len(utts), len(set(chosen)))
     return data_dir
@@ -105,11 +105,11 @@ def measure_phone_durations(corpus: PathLike, out: PathLike, lang: str = "nl", s
     options = {"corpus": str(corpus.resolve()), "corpus_mtime": corpus.stat().st_mtime_ns,
                "lang": lang, "seed": seed, "num_sentences": num_sentences,
                "frame_samples": frame_samples}
-    if out.is_file() and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+    if is_done(done, options, outputs=[out]):
         logger.info("%s: phone durations are up to date", out)
         return out
     sentences = [s for s in corpus.read_text(encoding="utf-8").splitlines() if s.strip()]
-    random.Random(seed).shuffle(sentences)
+    sentences = seeded_shuffle(sentences, seed)
     durations: dict = {}
     for sentence in sentences[:num_sentences]:
         _, segments = synthesize_utterance(normalize_text(sentence, lang), lang)
@@ -122,7 +122,7 @@ def measure_phone_durations(corpus: PathLike, out: PathLike, lang: str = "nl", s
                            f"{min(num_sentences, len(sentences))} sentences")
     table = {p: ds[:MAX_DURATIONS_PER_PHONE] for p, ds in sorted(durations.items())}
     atomic_write_text(out, json.dumps(table, ensure_ascii=False) + "\n")
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     mean = sum(sum(ds) for ds in table.values()) / sum(len(ds) for ds in table.values())
     logger.info("%s: durations of %d phones from %d sentences (mean %.1f frames)", out,
                 len(table), min(num_sentences, len(sentences)), mean)

@@ -27,9 +27,7 @@ import glob
 import gzip
 import gettext
 import hashlib
-import json
 import logging
-import random
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from espnet_ext.data.corpora._common import debian_licence, dpkg_version
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import is_done, mark_done, seeded_shuffle
 
 logger = logging.getLogger(__name__)
 
@@ -510,10 +509,8 @@ def build_text_corpus(
         "exclude_sha1": [hashlib.sha1(Path(f).read_bytes()).hexdigest()
                          for f in exclude_text_files if Path(f).is_file()],
     }
-    options = json.loads(json.dumps(options))  # tuples -> lists, as read back from the marker
     done = _done_file(out_file)
-    if (not force and done.is_file() and out_file.is_file()
-            and json.loads(done.read_text(encoding="utf-8")) == options):
+    if is_done(done, options, force=force, outputs=[out_file]):
         n = sum(1 for _ in out_file.open(encoding="utf-8"))
         logger.info("%s is up to date (%d sentences); use --force to rebuild", out_file, n)
         return TextCorpusStats(str(out_file), str(provenance_file), n, [], skipped=True)
@@ -569,7 +566,7 @@ def build_text_corpus(
             f"no {lang} sentence survived filtering in {[s.package for s in resolved]}; "
             "check that the sources hold prose in that language"
         )
-    random.Random(seed).shuffle(sentences)
+    sentences = seeded_shuffle(sentences, seed)
     if max_sentences is not None:
         sentences = sentences[:max_sentences]
     for _, si in sentences:
@@ -579,7 +576,7 @@ def build_text_corpus(
     atomic_write_text(provenance_file, _provenance_text(
         out_file, lang, len(sentences), all_stats, normalizer_name, exclude_text_files,
         len(excluded_keys), seed, max_sentences))
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     logger.info("wrote %d %s sentences to %s", len(sentences), lang, out_file)
     return TextCorpusStats(str(out_file), str(provenance_file), len(sentences), all_stats)
 

@@ -6,11 +6,10 @@ Each preparer only knows its source's layout: it turns the source into :class:`R
 mono WAV (idempotent, atomic, in a process pool), normalises the text, writes and validates the
 Kaldi data dir, and records what was skipped and why (``skipped.txt`` and ``PROVENANCE.md``).
 Corpora that ship their own train/dev/test split go through :func:`prepare_split_dirs`, which
-adds the options marker (:func:`marker_is_current`), an ownership check and ``max_utts``.
+adds the options marker and the ownership check (:mod:`espnet_ext.steps`) and ``max_utts``.
 """
 
 import dataclasses
-import hashlib
 import json
 import re
 import logging
@@ -27,9 +26,13 @@ import soundfile as sf
 from espnet_ext.data.audio import TARGET_SR, convert_to_16k_wav
 from espnet_ext.data.kaldi import Utterance, write_data_dir, write_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import (
+    OWNER_FILE, REFUSE, check_owned, claim_dir, is_done, mark_done, seeded_order,
+)
 from espnet_ext.text.normalize import normalize_text
+from espnet_ext.versioning import CORPUS_SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -306,65 +309,25 @@ def write_source_dir(
 # --- Corpora that ship their own train/dev/test split (common_voice, fleurs, mls) -------------
 
 SPLITS = ("train", "dev", "test")
-# In every data dir prepare_split_dirs writes: the corpus that owns it (written before the data,
-# so an interrupted run still owns its dirs and a rerun may overwrite them).
-OWNER_FILE = ".prepared_by"
 LICENCE_FILE_NAMES = ("LICENSE", "LICENSE.txt", "LICENCE", "license.txt", "COPYING")
 _LANG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
-def hash_key(seed: int, key: str) -> str:
-    """A seeded sort key that is the same on every machine and Python (unlike ``hash``)."""
-    return hashlib.sha256(f"{seed}\t{key}".encode("utf-8")).hexdigest()
-
-
 def marker_is_current(marker: PathLike, options: dict, force: bool, what: str,
                       elsewhere: str = "out_root") -> bool:
-    """Whether a finished run with the same ``options`` left ``marker`` (nothing to do then).
+    """Whether a finished preparation with the same ``options`` left ``marker`` (logged then).
 
-    The marker is written last (:func:`write_done_marker`), so a killed run leaves none and is
-    simply redone. With ``force`` an existing marker is removed and False returned.
-
-    Args:
-        marker: the ``.done`` file.
-        options: everything that changes the output (JSON-serialisable).
-        force: rebuild whatever the marker says.
-        what: names the output in the log, e.g. ``Offline corpus in data``.
-        elsewhere: the option to change instead of forcing (named in the error).
-
-    Returns:
-        True if the marker records ``options`` and ``force`` is off.
+    Other options are refused (a preparer's dirs are what later stages build on); with
+    ``force`` the marker is removed and False returned. See :func:`espnet_ext.steps.is_done`.
 
     Raises:
         ConfigError: the marker records other options and ``force`` is off.
     """
-    marker = Path(marker)
-    if not marker.exists():
-        return False
-    options = json.loads(json.dumps(options))  # tuples -> lists, as read back from the marker
-    try:
-        done = json.loads(marker.read_text(encoding="utf-8")).get("options")
-    except (json.JSONDecodeError, AttributeError):
-        done = None
-    if done == options and not force:
+    if is_done(marker, options, force=force, on_change=REFUSE, nested=True,
+               elsewhere=elsewhere):
         logger.info("%s already prepared (%s); nothing to do", what, marker)
         return True
-    if not force:
-        diff = sorted(k for k in set(options) | set(done or {})
-                      if (done or {}).get(k) != options.get(k))
-        raise ConfigError(
-            f"{marker}: a previous run used other options (differing: {diff}; previous: "
-            f"{json.dumps(done)}); pass force (--force) to rebuild, or choose another "
-            f"{elsewhere}"
-        )
-    marker.unlink()
     return False
-
-
-def write_done_marker(marker: PathLike, options: dict, outputs: Sequence[str]) -> None:
-    """Record ``options`` and the names of the outputs in ``marker`` (call it last)."""
-    atomic_write_text(marker, json.dumps({"options": options, "outputs": sorted(outputs)},
-                                         indent=2) + "\n")
 
 
 def read_tsv(path: PathLike, skips: SkipLog, label: Optional[str] = None
@@ -445,7 +408,7 @@ def pick_items(
         the kept items (``src_audio`` set to the located path), sorted by id.
     """
     order = (list(items) if max_utts is None
-             else sorted(items, key=lambda it: hash_key(seed, it.utt_id)))
+             else seeded_order(items, seed, key=lambda it: it.utt_id))
     kept: List[RawItem] = []
     for it in order:
         if max_utts is not None and len(kept) >= max_utts:
@@ -469,21 +432,6 @@ def check_lang_code(lang: str) -> str:
         raise ConfigError(f"lang='{lang}': use a language code of letters, digits and '-' "
                           "(e.g. nl, sw, zh-CN); it names the data dirs train_<lang> etc.")
     return lang
-
-
-def _check_owner(data_dir: Path, corpus: str, force: bool) -> None:
-    # A data dir of another corpus or tool (e.g. the offline corpus' train_nl) with the same name
-    # is never overwritten by accident.
-    if not (data_dir / "wav.scp").exists() or force:
-        return
-    owner_file = data_dir / OWNER_FILE
-    owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.is_file() else ""
-    if owner != corpus:
-        raise DataDirError(
-            f"{data_dir}: holds a data dir that this preparation ({corpus}) did not write "
-            f"({f'written by {owner}' if owner else f'no {OWNER_FILE}'}); move it away, choose "
-            "another out_dir, or pass force (--force) to overwrite it"
-        )
 
 
 def prepare_split_dirs(
@@ -540,14 +488,17 @@ def prepare_split_dirs(
     out_dir, root = Path(out_dir), Path(root).resolve()
     audio = Path(audio_dir if audio_dir is not None
                  else out_dir / "local" / "audio" / f"{corpus}_{lang}")
-    options = {"version": 1, "corpus": corpus, "root": str(root), "lang": lang,
-               "max_utts": max_utts, "seed": seed}
+    options = {"version": CORPUS_SPLITS.current, "corpus": corpus, "root": str(root),
+               "lang": lang, "max_utts": max_utts, "seed": seed}
     outputs = {s: out_dir / f"{s}_{lang}" for s in SPLITS}
     marker = out_dir / f".corpus_{lang}.done"
     if marker_is_current(marker, options, force, f"{corpus} '{lang}' in {out_dir}", "out_dir"):
         return outputs
     for d in outputs.values():
-        _check_owner(d, corpus, force)
+        # A data dir of another corpus or tool (e.g. the offline corpus' train_nl) with the same
+        # name is never overwritten by accident.
+        check_owned(d, corpus, force=force, who=f"this preparation ({corpus})",
+                    elsewhere="out_dir")
 
     skips = {s: SkipLog(f"{corpus} {s}_{lang}") for s in SPLITS}
     seen: Dict[str, str] = {}
@@ -577,16 +528,16 @@ def prepare_split_dirs(
             + (f"(max_utts {max_utts}: seeded subset, seed {seed})." if max_utts is not None
                else "(all with audio).")
         )
-        atomic_write_text(outputs[split] / OWNER_FILE, corpus + "\n")
+        claim_dir(outputs[split], corpus)
         write_source_dir(picked[split], skips[split], outputs[split], lang, audio, info, nj=nj,
                          link_ok=link_ok)
-    write_done_marker(marker, options, [d.name for d in outputs.values()])
+    mark_done(marker, options, outputs=sorted(d.name for d in outputs.values()))
     return outputs
 
 
 __all__ = [
     "RawItem", "SkipLog", "SourceInfo", "require_path", "dpkg_version",
-    "is_wav_16k_mono", "convert_audio", "write_source_dir", "SPLITS", "hash_key",
-    "marker_is_current", "write_done_marker", "read_tsv", "licence_file",
+    "is_wav_16k_mono", "convert_audio", "write_source_dir", "SPLITS", "OWNER_FILE",
+    "marker_is_current", "read_tsv", "licence_file",
     "warn_if_other_language", "pick_items", "check_lang_code", "prepare_split_dirs",
 ]

@@ -41,7 +41,6 @@ and :func:`write_text_corpus` writes the train transcripts as the joint model's 
 
 import codecs
 import gzip
-import hashlib
 import logging
 import re
 from bisect import bisect_left
@@ -55,15 +54,17 @@ import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
 from espnet_ext.data.corpora._common import (
-    OWNER_FILE, PROVENANCE_FILE, RawItem, SkipLog, SourceInfo, check_lang_code, is_wav_16k_mono,
-    marker_is_current, write_done_marker, write_source_dir,
+    PROVENANCE_FILE, RawItem, SkipLog, SourceInfo, check_lang_code, is_wav_16k_mono,
+    marker_is_current, write_source_dir,
 )
 from espnet_ext.data.kaldi import (
     make_id, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )
 from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import check_owned, claim_dir, mark_done, seeded_order
+from espnet_ext.versioning import CGN_RECIPE
 
 logger = logging.getLogger(__name__)
 
@@ -561,10 +562,6 @@ def recording_segments(
     return out
 
 
-def _hash_key(seed: int, key: str) -> str:
-    return hashlib.sha256(f"{seed}\t{key}".encode("utf-8")).hexdigest()
-
-
 def cap_hours(by_rec: Dict[str, List[Segment]], max_hours: Optional[float], seed: int,
               skips: SkipLog) -> Dict[str, List[Segment]]:
     """Keep at most ``max_hours``: whole recordings in a seeded order, the last one cut short.
@@ -578,7 +575,7 @@ def cap_hours(by_rec: Dict[str, List[Segment]], max_hours: Optional[float], seed
         raise ConfigError(f"max_hours must be > 0 (or None for all), got {max_hours}")
     budget, used = max_hours * 3600.0, 0.0
     out: Dict[str, List[Segment]] = {}
-    for rec in sorted(by_rec, key=lambda r: _hash_key(seed, r)):
+    for rec in seeded_order(by_rec, seed):
         segs = by_rec[rec]
         take = []
         for seg in segs:
@@ -689,7 +686,7 @@ def assign_speakers(spk2seconds: Dict[str, float], seed: int = 1, dev_ratio: flo
     targets = {"test": test_ratio * total, "dev": dev_ratio * total}
     have = {"test": 0.0, "dev": 0.0}
     out: Dict[str, str] = {}
-    order = sorted(spk2seconds, key=lambda s: _hash_key(seed, s))
+    order = seeded_order(spk2seconds, seed)
     for spk in order:
         dur = spk2seconds[spk]
         dest = "train"
@@ -722,7 +719,7 @@ def _write_part(src: Path, out_dir: Path, keep: Set[str], header: str,
     """
     utts = [u for u in read_data_dir(src) if u.utt_id in keep]
     if owner is not None:
-        atomic_write_text(out_dir / OWNER_FILE, owner + "\n")
+        claim_dir(out_dir, owner)
     write_data_dir(out_dir, utts, overwrite=True)
     for name in _CARRIED:
         if (src / name).is_file():
@@ -998,7 +995,7 @@ def hold_out_speakers(spk2seconds: Dict[str, float], ratio: float, seed: int = 1
                           "raise max_hours)")
     target = ratio * sum(spk2seconds.values())
     have, taken = 0.0, set()
-    for spk in sorted(spk2seconds, key=lambda s: _hash_key(seed, f"text\t{s}")):
+    for spk in seeded_order(spk2seconds, seed, key=lambda s: f"text\t{s}"):
         dur = spk2seconds[spk]
         if not taken or (have < target and have + dur <= target):
             taken.add(spk)
@@ -1009,14 +1006,8 @@ def hold_out_speakers(spk2seconds: Dict[str, float], ratio: float, seed: int = 1
 def _check_free(out_dir: Path, force: bool) -> None:
     # A data dir or text corpus of someone else (the offline recipe's train_nl, a user's dir)
     # under the same name is never overwritten by accident.
-    occupied = any((out_dir / n).exists() for n in ("wav.scp", "sentences.txt"))
-    owner_file = out_dir / OWNER_FILE
-    owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.is_file() else ""
-    if occupied and owner != RECIPE_OWNER and not force:
-        raise DataDirError(
-            f"{out_dir}: holds data that this preparation (CGN) did not write "
-            f"({f'written by {owner}' if owner else f'no {OWNER_FILE}'}); move it away, choose "
-            "another data dir, or pass force (--force) to overwrite it")
+    check_owned(out_dir, RECIPE_OWNER, force=force, who="this preparation (CGN)",
+                elsewhere="data dir", occupied=("wav.scp", "sentences.txt"))
 
 
 def _seeded_at_most(data_dir: Path, hours: float, seed: int) -> Set[str]:
@@ -1026,7 +1017,7 @@ def _seeded_at_most(data_dir: Path, hours: float, seed: int) -> Set[str]:
         raise ConfigError(f"dev_max_hours must be > 0 (or None for all), got {hours}")
     durs = {k: float(v) for k, v in read_kaldi_map(data_dir / "utt2dur").items()}
     keep, total = set(), 0.0
-    for utt in sorted(durs, key=lambda u: _hash_key(seed, u)):
+    for utt in seeded_order(durs, seed):
         if keep and total + durs[utt] > hours * 3600.0:
             continue
         keep.add(utt)
@@ -1100,7 +1091,7 @@ def prepare_cgn_recipe(
     outputs = {"pool": data_dir / f"pretrain_{lang}", "dev": data_dir / f"dev_{lang}",
                "train": data_dir / f"train_{lang}", "test": data_dir / f"test_{lang}",
                "text": data_dir / f"pretrain_text_{lang}" / "sentences.txt"}
-    options = {"version": 1, "root": str(Path(root).resolve()), "lang": lang,
+    options = {"version": CGN_RECIPE.current, "root": str(Path(root).resolve()), "lang": lang,
                "regions": regions, "components": comps, "max_hours": max_hours,
                "text_ratio": text_ratio, "dev_max_hours": dev_max_hours,
                "dev_ratio": dev_ratio, "test_ratio": test_ratio, "seed": seed}
@@ -1148,12 +1139,11 @@ def prepare_cgn_recipe(
         _write_part(parts[key], outputs[key], set(read_kaldi_map(parts[key] / "utt2spk")),
                     header(outputs[key], f"A copy of `{parts[key].name}` (ASR on {lang})"),
                     owner=RECIPE_OWNER)
-    atomic_write_text(outputs["text"].parent / OWNER_FILE, RECIPE_OWNER + "\n")
+    claim_dir(outputs["text"].parent, RECIPE_OWNER)
     # The held-out sets are excluded in full (not only the capped dev_<lang>).
     write_text_corpus(text_src, [pool, parts["dev"], parts["test"]], outputs["text"])
-    write_done_marker(marker, options,
-                      [p.name for k, p in outputs.items() if k != "text"]
-                      + [outputs["text"].parent.name])
+    mark_done(marker, options, outputs=sorted(
+        [p.name for k, p in outputs.items() if k != "text"] + [outputs["text"].parent.name]))
     return outputs
 
 __all__ = [

@@ -32,15 +32,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_ext.data.corpora import asterisk, festvox_ru, fillets
-from espnet_ext.data.corpora._common import (
-    PROVENANCE_FILE, hash_key, marker_is_current,
-)
+from espnet_ext.data.corpora._common import PROVENANCE_FILE, marker_is_current
 from espnet_ext.data.kaldi import (
     Utterance, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import check_owned, mark_done, read_marker, seeded_order
+from espnet_ext.versioning import OFFLINE_CORPUS
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ SOURCES: Dict[str, Tuple[str, ...]] = {
 }
 SPLITS = ("train", "dev", "test")
 DONE_MARKER = ".offline_corpus.done"
-# 2: the marker records the shared options and per-language records (incremental builds);
-# 1 recorded all options, the language list included.
-MARKER_VERSION = 2
+MARKER_VERSION = OFFLINE_CORPUS.current
 
 
 def debian_packages(languages: Sequence[str] = DEFAULT_LANGUAGES) -> List[str]:
@@ -102,7 +100,7 @@ def split_by_text(
     n = len(utts)
     targets = {"test": max(1, round(test_ratio * n)), "dev": max(1, round(dev_ratio * n))}
     out: Dict[str, List[Utterance]] = {s: [] for s in SPLITS}
-    for text in sorted(groups, key=lambda t: hash_key(seed, t)):
+    for text in seeded_order(groups, seed):
         group = groups[text]
         dest = "train"
         for split in ("test", "dev"):
@@ -115,7 +113,7 @@ def split_by_text(
         out[dest].extend(group)
     if not out["train"]:  # tiny inputs: give train the largest held-out group
         donor = max(("dev", "test"), key=lambda s: len(out[s]))
-        texts = sorted({u.text for u in out[donor]}, key=lambda t: hash_key(seed, t))
+        texts = seeded_order({u.text for u in out[donor]}, seed)
         if len(texts) > 1:
             moved = [u for u in out[donor] if u.text == texts[0]]
             out[donor] = [u for u in out[donor] if u.text != texts[0]]
@@ -129,7 +127,7 @@ def subsample(utts: Sequence[Utterance], max_utts: Optional[int], seed: int) -> 
     """A deterministic subset of at most ``max_utts`` utterances (seeded hash of the id)."""
     if max_utts is None or len(utts) <= max_utts:
         return list(utts)
-    keep = sorted(utts, key=lambda u: hash_key(seed, u.utt_id))[:max_utts]
+    keep = seeded_order(utts, seed, key=lambda u: u.utt_id)[:max_utts]
     return sorted(keep, key=lambda u: u.utt_id)
 
 
@@ -156,15 +154,6 @@ def _prepare_source(source: str, lang: str, local: Path, paths: Dict[str, str], 
             copyright_file=Path(paths["doc_dir"]) / "festvox-ru" / "copyright",
         )["all"]
     raise ConfigError(f"unknown source '{source}'")  # unreachable: SOURCES is fixed
-
-
-def _check_owned(out_dir: Path, force: bool) -> None:
-    # We overwrite our own dirs (they carry our PROVENANCE.md), never a user's dir by accident.
-    if (out_dir / "wav.scp").exists() and not (out_dir / PROVENANCE_FILE).exists() and not force:
-        raise DataDirError(
-            f"{out_dir}: holds a data dir that this preparation did not write (no "
-            f"{PROVENANCE_FILE}); move it away, choose another out_root, or pass force"
-        )
 
 
 def _summary_markdown(rows: List[dict], skipped: Dict[str, Dict[str, int]], options: dict) -> str:
@@ -195,10 +184,7 @@ def _built_languages(marker: Path, options: dict, force: bool, what: str) -> Dic
         ConfigError: the marker records other shared options (or is unreadable) and ``force`` is
             off.
     """
-    try:
-        done = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        done = None  # no marker, or an unreadable one (marker_is_current reports it)
+    done = read_marker(marker)  # None: no marker, or an unreadable one (refused below)
     prev = done.get("options") if isinstance(done, dict) else None
     current = json.loads(json.dumps(options))  # as read back from a marker
     if isinstance(prev, dict) and not force:
@@ -311,7 +297,9 @@ def prepare_offline_corpus(
             raise DataDirError(f"'{lang}': a sentence is in two sets (bug in split_by_text)")
         for split in SPLITS:
             out_dir = outputs[f"{split}_{lang}"]
-            _check_owned(out_dir, force)
+            # We overwrite our own dirs (they carry our PROVENANCE.md), never a user's dir.
+            check_owned(out_dir, None, force=force, who="this preparation (offline corpus)",
+                        elsewhere="out_root", sign=PROVENANCE_FILE)
             logger.info("Writing %s: %d utts", out_dir, len(sets[split]))
             write_data_dir(out_dir, sets[split], overwrite=True)
             write_kaldi_map(out_dir / "utt2dur", {u.utt_id: durs[u.utt_id] for u in sets[split]})
@@ -342,9 +330,7 @@ def prepare_offline_corpus(
         ensure_ascii=False) + "\n")
     print(summary_md)
     # Written last: a killed build leaves the previous record, and its languages are redone.
-    atomic_write_text(marker, json.dumps(
-        {"options": options, "languages": {l: built[l] for l in done_langs},
-         "outputs": sorted(f"{s}_{l}" for l in done_langs for s in SPLITS)},
-        indent=2, ensure_ascii=False) + "\n")
+    mark_done(marker, options, languages={l: built[l] for l in done_langs},
+              outputs=sorted(f"{s}_{l}" for l in done_langs for s in SPLITS))
     logger.info("Offline corpus ready in %s", data_root)
     return outputs

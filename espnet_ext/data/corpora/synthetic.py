@@ -17,9 +17,7 @@ rerun reuses existing files safely and only synthesises what is missing.
 """
 
 import hashlib
-import json
 import logging
-import random
 import re
 import shutil
 import struct
@@ -37,6 +35,7 @@ from espnet_ext.data.kaldi import Utterance, make_id, write_data_dir, write_kald
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
+from espnet_ext.steps import DONE_FILE, is_done, item_random, mark_done
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ def make_jobs(
     """The synthesis job of each sentence, in text order; each depends only on its own line."""
     for index, text in sentences:
         # A generator per line: a job never depends on how many others there are (prefixes).
-        rng = random.Random(f"{seed}:{index}")
+        rng = item_random(seed, index)
         voice = rng.choice(list(voices))
         rate = rng.randint(*rate_range)
         pitch = rng.randint(*pitch_range)
@@ -264,9 +263,8 @@ def prepare_synthetic_speech(
         "seed": seed, "rate_range": list(rate_range), "pitch_range": list(pitch_range),
         "espeak": _espeak_version(ESPEAK),
     }
-    options = json.loads(json.dumps(options))  # tuples -> lists, as read back from the marker
-    done = out_dir / ".done"
-    if not force and done.is_file() and json.loads(done.read_text(encoding="utf-8")) == options:
+    done = out_dir / DONE_FILE
+    if is_done(done, options, force=force):
         logger.info("%s is up to date; use --force to redo", out_dir)
         return {"all": out_dir}
 
@@ -336,7 +334,7 @@ def prepare_synthetic_speech(
         "Debian release's archive",
     ]) + "\n")
     validate_data_dir(out_dir)
-    atomic_write_text(done, json.dumps(options, indent=1, sort_keys=True) + "\n")
+    mark_done(done, options)
     logger.info("wrote %s: %d utterances, %.3f h, %d speakers", out_dir, len(chosen),
                 total / 3600, n_spk)
     return {"all": out_dir}
