@@ -168,9 +168,9 @@ def test_utt2dur_matching_audio_passes(data_dir):
 
 def test_utt2dur_mismatch_names_dir_utterance_and_both_durations(data_dir):
     _write_utt2dur(data_dir, "spk1_a 0.500\nspk1_b 0.700\nspk1_c 0.500\n")
-    with pytest.raises(DataDirError, match=rf"^{re.escape(str(data_dir))}: utterance 'spk1_b': utt2dur says "
-                                           r"0.700 s but its audio lasts 0.500 s; regenerate "
-                                           r"utt2dur or fix the audio$"):
+    with pytest.raises(DataDirError, match=rf"^{re.escape(str(data_dir))}: utterance 'spk1_b': "
+                                           r"utt2dur says 0.700 s but its audio lasts 0.500 s; "
+                                           r"regenerate utt2dur or fix the audio$"):
         validate_data_dir(data_dir)
     validate_data_dir(data_dir, check_audio=False)  # durations need the audio
 
