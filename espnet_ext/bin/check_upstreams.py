@@ -10,6 +10,7 @@ checkpoint in s3prl's download cache). Every bad entry is reported, then exit 2.
 
 import argparse
 import logging
+from typing import List
 
 from espnet_ext.bin import run_main
 from espnet_ext.errors import ConfigError, XlingError
@@ -33,13 +34,14 @@ def check_hub_checkpoint(cfg: UpstreamConfig) -> None:
                                           f"downloads are off ({'/'.join(OFFLINE_ENVS)} set)"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("upstreams", nargs="*", help="conf/upstream names or YAML paths")
-    args = parser.parse_args()
+def check_upstreams(names: List[str]) -> None:
+    """Load and check every upstream of ``names``, logging each bad one.
+
+    Raises:
+        ConfigError: some could not be used (they are named).
+    """
     bad = []
-    for name in args.upstreams:
+    for name in names:
         try:
             check_hub_checkpoint(load_upstream_config(name))
         except XlingError as e:
@@ -48,6 +50,13 @@ def main() -> None:
     if bad:
         raise ConfigError(f"{len(bad)} of the --upstreams cannot be used ({' '.join(bad)}); "
                           "fix or drop them (errors above)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("upstreams", nargs="*", help="conf/upstream names or YAML paths")
+    check_upstreams(parser.parse_args().upstreams)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ reported as a :class:`DataDirError` naming the file, line or utterance, with the
 """
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,11 @@ from espnet_ext.fileio import PathLike
 logger = logging.getLogger(__name__)
 
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk")
+# utt2dur may differ from the audio by max(this many seconds, this fraction): it is written to
+# 3 decimals, and durations of decoded or piped audio (MP3 padding, resampling) may differ by a
+# few tens of ms; an utt2dur of another or a cut file is off by far more.
+UTT2DUR_TOLERANCE_S = 0.05
+UTT2DUR_TOLERANCE_REL = 0.01
 
 
 @dataclass
@@ -121,6 +127,32 @@ def _audio_info(utt: str, entry: str, wav_scp: Path) -> tuple:
     return frames / sr, sr, channels
 
 
+def _read_utt2dur(path: Path, utt_set: set) -> Dict[str, float]:
+    """utt2dur as seconds; every line names a known utterance and a positive number."""
+    durs: Dict[str, float] = {}
+    # read_kaldi_map refuses empty lines, so its n-th key is on line n
+    for line_no, (utt, value) in enumerate(read_kaldi_map(path).items(), start=1):
+        if utt not in utt_set:
+            raise DataDirError(
+                f"{path}:{line_no}: utterance '{utt}' is not in the data dir; remove the line "
+                "or regenerate utt2dur")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise DataDirError(
+                f"{path}:{line_no}: utterance '{utt}': duration '{value}' is not a positive "
+                "number of seconds; regenerate utt2dur")
+        durs[utt] = seconds
+    missing = sorted(utt_set - set(durs))
+    if missing:
+        raise DataDirError(
+            f"{path}: {len(missing)} utterance(s) missing (first: '{missing[0]}'); every file "
+            "must list the same utterances: regenerate utt2dur")
+    return durs
+
+
 def validate_data_dir(
     data_dir: PathLike,
     check_audio: bool = True,
@@ -132,7 +164,8 @@ def validate_data_dir(
     Checks: required files exist and are UTF-8; ids are unique and sorted; every file covers
     the same utterances; transcripts are non-empty; utt2spk and spk2utt agree; segments (if
     present) are within their recordings; audio exists, is readable, non-empty, mono and at
-    ``sample_rate``.
+    ``sample_rate``; ``utt2dur`` (if present) lists every utterance with a duration that
+    matches its audio.
 
     Args:
         data_dir: the directory.
@@ -236,6 +269,9 @@ def validate_data_dir(
         check_same_ids("utt2lang", list(utt2lang))
         languages = sorted(set(utt2lang.values()))
 
+    utt2dur_file = data_dir / "utt2dur"
+    utt2dur = _read_utt2dur(utt2dur_file, utt_set) if utt2dur_file.is_file() else {}
+
     total = 0.0
     if check_audio:
         durations = {}
@@ -255,15 +291,24 @@ def validate_data_dir(
                 )
             durations[rec] = seconds
         if segments:
+            utt_seconds = {}
             for utt, (rec, start, end) in segments.items():
                 if end > durations[rec] + 0.01:
                     raise DataDirError(
                         f"{segments_file}: utterance '{utt}': ends at {end:.2f} s but recording "
                         f"'{rec}' lasts {durations[rec]:.2f} s"
                     )
+                utt_seconds[utt] = min(end, durations[rec]) - start
                 total += end - start
         else:
+            utt_seconds = durations
             total = sum(durations.values())
+        for utt, listed in utt2dur.items():
+            actual = utt_seconds[utt]
+            if abs(listed - actual) > max(UTT2DUR_TOLERANCE_S, UTT2DUR_TOLERANCE_REL * actual):
+                raise DataDirError(
+                    f"{data_dir}: utterance '{utt}': utt2dur says {listed:.3f} s but its audio "
+                    f"lasts {actual:.3f} s; regenerate utt2dur or fix the audio")
 
     stats = DataDirStats(
         path=str(data_dir),

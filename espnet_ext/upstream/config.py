@@ -15,6 +15,7 @@ resolved config and the sha256 of the checkpoint's bytes.
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class UpstreamConfig:
     published: str = ""
     options: Dict = field(default_factory=dict)
 
+
+logger = logging.getLogger(__name__)
 
 _FIELDS = {f.name: f for f in dataclasses.fields(UpstreamConfig)}
 # What does not change the extracted features, hence not part of the cache key.
@@ -223,7 +226,39 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
     else:
         path = resolve_checkpoint(cfg, str(file), must_exist=require_checkpoint)
         cfg.path = None if path is None else str(path)
+    if cfg.options:
+        _check_options(cfg, file)
     return cfg
+
+
+def _check_options(cfg: UpstreamConfig, file: Path) -> None:
+    """``options`` keys must be ones the s3prl entry uses: its ``**kwargs`` drop any other."""
+    if cfg.upstream == FBANK:  # ESPnet's default frontend: nothing would read them
+        raise ConfigError(f"{file}: upstream 'fbank' takes no options; remove 'options'")
+    odd = sorted((k for k in cfg.options if not isinstance(k, str)), key=repr)
+    if odd:
+        raise ConfigError(f"{file}: options key {odd[0]!r} is not a name; options are keyword "
+                          "arguments of the s3prl entry")
+    from espnet_ext.upstream.download import _hub, entry_for
+    from espnet_ext.upstream.hub import accepted_options
+
+    try:
+        entry = entry_for(cfg.upstream, cfg.path)
+    except ConfigError:
+        return  # reported where the upstream is built
+    if not callable(getattr(_hub(), entry, None)):
+        return  # an unknown entry: reported where the upstream is built
+    accepted = accepted_options(entry)
+    if accepted is None:
+        logger.warning("%s: options of s3prl's %r are unchecked (its entry reads keyword "
+                       "arguments that its signatures do not show): %s", file, entry,
+                       ", ".join(cfg.options))
+        return
+    unknown = sorted(set(cfg.options) - accepted)
+    if unknown:
+        raise ConfigError(f"{file}: options key {unknown[0]!r} is not used by s3prl's {entry!r} "
+                          f"(it would be ignored); accepted keys: "
+                          f"{', '.join(sorted(accepted)) or '(none)'}")
 
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}

@@ -15,8 +15,9 @@ run it through ``python -m espnet_ext.bin.asr_train`` (which registers them) ins
 ``espnet2.bin.asr_train``.
 """
 
+import functools
 from pathlib import Path
-from typing import Callable, Dict, Union
+from typing import Callable, Dict, FrozenSet, Optional, Union
 
 from espnet_ext.errors import ConfigError
 from espnet_ext.versioning import EXPORTED_UPSTREAM, check
@@ -90,3 +91,86 @@ def register() -> None:
     for name, (method, module) in ENTRIES.items():
         if not callable(getattr(hub, name, None)):
             setattr(hub, name, _make_entry(name, method, module))
+
+
+# Parameters of hub functions and experts that are not ``options``: the loader passes the
+# checkpoint and ``refresh`` itself, and UpstreamBase's hooks are callables (no YAML value).
+_NOT_OPTIONS = frozenset({"self", "ckpt", "refresh", "hooks", "hook_postprocess"})
+
+
+def _kwargs_escape(func: Callable, allowed_calls: FrozenSet[str]) -> bool:
+    """True if ``func`` reads ``**kwargs`` itself or passes them to a call other than
+    ``super().__init__`` or a name in ``allowed_calls``: its accepted names cannot be told from
+    signatures."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    var_kw = {a.kwarg.arg for a in ast.walk(tree)
+              if isinstance(a, ast.arguments) and a.kwarg is not None}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
+                and isinstance(node.value, ast.Name) and node.value.id in var_kw:
+            return True  # kwargs["x"] read
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in var_kw:
+            return True  # kwargs.get/pop/...
+        if isinstance(node, ast.Call) and any(
+                k.arg is None and isinstance(k.value, ast.Name) and k.value.id in var_kw
+                for k in node.keywords):
+            f = node.func
+            to_super = (isinstance(f, ast.Attribute) and f.attr == "__init__"
+                        and isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
+                        and f.value.func.id == "super")
+            if not (to_super or (isinstance(f, ast.Name) and f.id in allowed_calls)):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def accepted_options(entry: str) -> Optional[FrozenSet[str]]:
+    """The ``options`` keys s3prl hub ``entry`` uses (``**kwargs`` of s3prl's entries would take
+    and silently drop any other): the named parameters of the hub functions of the entry's s3prl
+    family and of the ``__init__`` of its expert classes (and their bases up to UpstreamBase).
+
+    Returns:
+        The names, or None when they cannot be told reliably: an unknown entry, no expert class
+        found, or a function that reads ``**kwargs`` itself or passes them elsewhere.
+    """
+    import importlib
+    import inspect
+    import sys
+
+    from s3prl.upstream.interfaces import UpstreamBase
+
+    from espnet_ext.upstream.download import _hub
+
+    fn = getattr(_hub(), entry, None)
+    if not inspect.isfunction(fn):
+        return None
+    try:
+        if entry in ENTRIES:  # ours: the entry passes everything on to s3prl's expert
+            funcs, experts = [], [importlib.import_module(ENTRIES[entry][1]).UpstreamExpert]
+            names = {}
+        else:  # s3prl.upstream.<family>.hubconf: functions that call each other and the experts
+            names = vars(sys.modules[fn.__module__])
+            funcs = [f for f in names.values()
+                     if inspect.isfunction(f) and f.__module__ == fn.__module__]
+            experts = [c for c in names.values() if inspect.isclass(c)
+                       and issubclass(c, UpstreamBase) and c is not UpstreamBase]
+        if not experts:
+            return None
+        inits = [k.__dict__["__init__"] for c in experts for k in c.__mro__
+                 if "__init__" in k.__dict__ and issubclass(k, UpstreamBase)
+                 and k is not UpstreamBase]
+        allowed = frozenset(n for n, v in names.items() if v in funcs or v in experts)
+        accepted = set()
+        for func in funcs + inits:
+            if _kwargs_escape(func, allowed):
+                return None
+            accepted |= {p.name for p in inspect.signature(func).parameters.values()
+                         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    except (OSError, TypeError, ValueError, ImportError, SyntaxError):
+        return None  # no source or signature to read
+    return frozenset(accepted - _NOT_OPTIONS)

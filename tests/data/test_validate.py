@@ -1,5 +1,6 @@
 """validate_data_dir: a valid dir passes; every kind of bad input raises naming the culprit."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -152,6 +153,57 @@ def test_segments_beyond_recording_end(data_dir):
     (data_dir / "spk2utt").write_text("spk1 spk1_a-seg\n", encoding="utf-8")
     (data_dir / "utt2lang").unlink()
     with pytest.raises(DataDirError, match=r"'spk1_a-seg': ends at 2.00 s but recording 'spk1_a'"):
+        validate_data_dir(data_dir)
+
+
+def _write_utt2dur(data_dir: Path, lines: str) -> None:
+    (data_dir / "utt2dur").write_text(lines, encoding="utf-8")
+
+
+def test_utt2dur_matching_audio_passes(data_dir):
+    # 0.5 s each; rounding and small decoding differences are within the tolerance
+    _write_utt2dur(data_dir, "spk1_a 0.500\nspk1_b 0.52\nspk1_c 0.48\n")
+    assert validate_data_dir(data_dir).num_utts == 3
+
+
+def test_utt2dur_mismatch_names_dir_utterance_and_both_durations(data_dir):
+    _write_utt2dur(data_dir, "spk1_a 0.500\nspk1_b 0.700\nspk1_c 0.500\n")
+    with pytest.raises(DataDirError, match=rf"^{re.escape(str(data_dir))}: utterance 'spk1_b': "
+                                           r"utt2dur says 0.700 s but its audio lasts 0.500 s; "
+                                           r"regenerate utt2dur or fix the audio$"):
+        validate_data_dir(data_dir)
+    validate_data_dir(data_dir, check_audio=False)  # durations need the audio
+
+
+@pytest.mark.parametrize("lines, match", [
+    ("spk1_a 0.5\nspk1_x 0.5\nspk1_b 0.5\nspk1_c 0.5\n",
+     r"utt2dur:2: utterance 'spk1_x' is not in the data dir"),
+    ("spk1_a 0.5\nspk1_b half\nspk1_c 0.5\n",
+     r"utt2dur:2: utterance 'spk1_b': duration 'half' is not a positive number"),
+    ("spk1_a 0.5\nspk1_b 0.5\nspk1_c nan\n",
+     r"utt2dur:3: utterance 'spk1_c': duration 'nan' is not a positive number"),
+    ("spk1_a -1\nspk1_b 0.5\nspk1_c 0.5\n",
+     r"utt2dur:1: utterance 'spk1_a': duration '-1' is not a positive number"),
+    ("spk1_a 0.5\nspk1_c 0.5\n", r"utt2dur: 1 utterance\(s\) missing \(first: 'spk1_b'\)"),
+])
+def test_bad_utt2dur_line_names_file_and_line(data_dir, lines, match):
+    _write_utt2dur(data_dir, lines)
+    for check_audio in (True, False):  # read whether or not the audio is
+        with pytest.raises(DataDirError, match=match):
+            validate_data_dir(data_dir, check_audio=check_audio)
+
+
+def test_utt2dur_of_segments_is_the_segment_length(data_dir):
+    (data_dir / "segments").write_text("spk1_a-seg spk1_a 0.1 0.4\n", encoding="utf-8")
+    (data_dir / "text").write_text("spk1_a-seg x\n", encoding="utf-8")
+    (data_dir / "utt2spk").write_text("spk1_a-seg spk1\n", encoding="utf-8")
+    (data_dir / "spk2utt").write_text("spk1 spk1_a-seg\n", encoding="utf-8")
+    (data_dir / "utt2lang").unlink()
+    _write_utt2dur(data_dir, "spk1_a-seg 0.300\n")
+    validate_data_dir(data_dir)
+    _write_utt2dur(data_dir, "spk1_a-seg 0.500\n")  # the recording's length, not the segment's
+    with pytest.raises(DataDirError, match=r"'spk1_a-seg': utt2dur says 0.500 s but its audio "
+                                           r"lasts 0.300 s"):
         validate_data_dir(data_dir)
 
 

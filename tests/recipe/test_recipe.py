@@ -469,8 +469,25 @@ def test_unknown_option_is_rejected():
     (["--stage", "5", "--upstreams", "fbank nonexistent"],
      "--upstreams 'nonexistent': upstream config .* not found; available in"),
     (["--languages", "es xx"], r"languages \['xx'\]: not supported by the offline corpus"),
+    (["--lang_data", "sw=fleurs:/no/such/fleurs/sw_ke"],
+     r"Error: --lang_data entry 'sw=fleurs:/no/such/fleurs/sw_ke': /no/such/fleurs/sw_ke does "
+     "not exist"),
+    (["--asr_configs", "conf/asr/train_asr_fast.yaml {tmp}/missing.yaml"],
+     r"--asr_config .*/missing.yaml: ASR config not found"),
+    (["--inference_config", "{tmp}/bad.yaml"],
+     r"--inference_config .*/bad.yaml: not valid YAML: line 2, column 2: "),
+    (["--pretrain_configs", "{tmp}/list.yaml:0"],
+     r"--pretrain_config .*/list.yaml: expected a YAML mapping of option names \(pre-training "
+     r"config\), got a list"),
+    (["--degrade_config", "{tmp}/bad.yaml"], r"--degrade_config .*/bad.yaml: not valid YAML"),
+    (["--stage", "5", "--upstreams", "{tmp}/up.yaml"],
+     r"--upstreams '.*/up.yaml': .*/up.yaml: upstream 'fbank' takes no options"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, args, message):
+    (tmp_path / "bad.yaml").write_text("a: [1, 2\nb: 3\n")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    (tmp_path / "up.yaml").write_text("upstream: fbank\noptions: {nonsense: 1}\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     proc = subprocess.run(["./run.sh", "--fast", "true", "--datadir", str(tmp_path / "data"),
                            "--expdir", str(tmp_path / "exp"), *args], cwd=RECIPE,
                           capture_output=True, text=True,

@@ -1,5 +1,6 @@
 """Upstream configs and loading: every family's real checkpoint format, safety, cache key."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -123,6 +124,39 @@ def test_unknown_key_and_wrong_type_raise(tmp_path):
     conf = _write_conf(tmp_path, "x", upstream="fbank", frozen="yes")
     with pytest.raises(ConfigError, match="key 'frozen' must be true or false"):
         load_upstream_config(conf)
+
+
+@pytest.mark.parametrize("upstream, options, message", [
+    ("wav2vec2_local", {"nonsense": 1},
+     r"options key 'nonsense' is not used by s3prl's 'wav2vec2_local' \(it would be ignored\); "
+     r"accepted keys: fairseq, feature_selection, legacy$"),
+    ("apc_local", {"legacy": True}, r"options key 'legacy' .* accepted keys: \(none\)$"),
+    ("hubert_local", {"ckpt": "/y.pt"},
+     r"options key 'ckpt' .* accepted keys: fairseq, legacy$"),
+    ("xling_mpc", {"fairseq": True},
+     r"options key 'fairseq' .* 'xling_mpc' .* accepted keys: options_config$"),
+    ("fbank", {"frame_shift": 10}, r"upstream 'fbank' takes no options"),
+    ("wav2vec2_local", {1: True}, r"options key 1 is not a name"),
+])
+def test_unknown_options_name_the_file_key_and_accepted_keys(tmp_path, upstream, options,
+                                                             message):
+    path = None if upstream == "fbank" else "/x.pt"
+    conf = _write_conf(tmp_path, "o", upstream=upstream, path=path, options=options)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(conf))}: {message}"):
+        load_upstream_config(conf, require_checkpoint=False)
+
+
+def test_options_the_entry_takes_are_accepted(tmp_path, caplog):
+    for upstream, options in [("wav2vec2_local", {"fairseq": True}),
+                              ("mockingjay_local", {"options_config": "x.yaml"}),
+                              ("hubert_base", {"legacy": True})]:
+        conf = _write_conf(tmp_path, "o", upstream=upstream, options=options,
+                           **({} if upstream == "hubert_base" else {"path": "/x.pt"}))
+        assert load_upstream_config(conf, require_checkpoint=False).options == options
+    # a family whose expert reads **kwargs itself: accepted, and said to be unchecked
+    conf = _write_conf(tmp_path, "o", upstream="vggish", options={"anything": 1})
+    assert load_upstream_config(conf, require_checkpoint=False).options == {"anything": 1}
+    assert "options of s3prl's 'vggish' are unchecked" in caplog.text
 
 
 @pytest.mark.parametrize("url", ["https://example.invalid/wav2vec_small.pt",

@@ -146,10 +146,6 @@ log "$0 $*"
 # Fail fast: options that would otherwise fail only after minutes of work.
 [ "${stage}" -ge 1 ] && [ "${stage}" -le 10 ] || { log "Error: --stage ${stage}: the stages are 1-10"; exit 2; }
 [ "${stage}" -le "${stop_stage}" ] || { log "Error: --stage ${stage} is after --stop_stage ${stop_stage}: nothing to run"; exit 2; }
-if [ "${stop_stage}" -ge 5 ] && [ -n "${upstreams}" ]; then
-    # shellcheck disable=SC2086
-    ${python} -m espnet_ext.bin.check_upstreams ${upstreams} || exit 2
-fi
 [ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
 [ -n "${seeds}" ] || seeds=${seed}
 for _s in ${seed} ${seeds}; do
@@ -171,11 +167,22 @@ for _entry in ${lang_data}; do
     [[ "${_entry}" =~ ^[a-z][a-z0-9_-]*=[a-z_]+:.+$ ]] || {
         log "Error: --lang_data entry '${_entry}' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)"; exit 2; }
     [[ " ${languages} " == *" ${_entry%%=*} "* ]] || languages+=" ${_entry%%=*}"
+    # Only stage 1 reads PATH, and only after local/data.sh's corpora are built.
+    if [ "${stage}" -le 1 ] && [ ! -e "${_entry#*:}" ]; then
+        log "Error: --lang_data entry '${_entry}': ${_entry#*:} does not exist"; exit 2
+    fi
 done
 [ -n "${asr_configs}" ] || asr_configs=${asr_config}
-for _cfg in ${asr_configs}; do
-    [ -f "${_cfg}" ] || { log "Error: ASR config ${_cfg} not found"; exit 2; }
-done
+# Every config file exists and is a YAML mapping, and (when stages 5-10 run) every --upstreams
+# entry loads: one Python start for all of them.
+_check=(--inference_config "${inference_config}")
+for _cfg in ${asr_configs}; do _check+=(--asr_config "${_cfg}"); done
+for _entry in ${pretrain_configs}; do _check+=(--pretrain_config "${_entry%%:*}"); done
+[ -z "${degrade_config}" ] || _check+=(--degrade_config "${degrade_config}")
+if [ "${stop_stage}" -ge 5 ]; then
+    for _u in ${upstreams}; do _check+=(--upstream "${_u}"); done
+fi
+${python} -m espnet_ext.bin.check_options "${_check[@]}" || exit 2
 main_head=$(basename "${asr_configs%% *}" .yaml)
 # head_suffix ASR_CONFIG: none for the main head, _<config name> for the others.
 head_suffix() { local _h; _h=$(basename "${1}" .yaml); [ "${_h}" = "${main_head}" ] || echo "_${_h}"; }
@@ -189,7 +196,6 @@ print(f"{c[0][0]}.{c[0][1]}.ave.pth")' "${1}"
 _ngpu_inf=0; [ "${gpu_inference}" = true ] && _ngpu_inf=1
 conditions=""
 if [ -n "${degrade_config}" ]; then
-    [ -f "${degrade_config}" ] || { log "Error: --degrade_config ${degrade_config} not found"; exit 2; }
     conditions=$(${python} -m espnet_ext.bin.make_degraded_sets --config "${degrade_config}" --list | tr '\n' ' ') \
         || { log "Error: bad --degrade_config ${degrade_config} (above)"; exit 2; }
 fi
@@ -241,9 +247,6 @@ pretrain_runs() {
     done
     done
 }
-for _entry in ${pretrain_configs}; do
-    [ -f "${_entry%%:*}" ] || { log "Error: pre-training config ${_entry%%:*} not found"; exit 2; }
-done
 for _arm in ${pretrain_arms}; do
     [[ "${_arm}" =~ ^(twin|paired)$ ]] || { log "Error: --pretrain_arms '${_arm}': the arms are twin and paired"; exit 2; }
 done

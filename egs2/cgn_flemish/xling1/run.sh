@@ -19,17 +19,22 @@ eval_langs="es=fleurs:es_419 fr=fleurs:fr_fr it=fleurs:it_it cs=fleurs:cs_cz pl=
 local_data_opts="--cgn_components a,b,f,g,h,i,j,k,l,o --cgn_regions vl --text_ratio 0.1 --dev_max_hours 2 --nj 8"
 
 args=()
+stage=1
+stop_stage=10000
 while [ $# -gt 0 ]; do
     case "$1" in
         --eval_langs) eval_langs=$2; shift 2 ;;
         --local_data_opts) local_data_opts+=" $2"; shift 2 ;;
+        # read here and passed on: stage 1 needs db.sh's roots
+        --stage) stage=$2; args+=("$1" "$2"); shift 2 ;;
+        --stop_stage) stop_stage=$2; args+=("$1" "$2"); shift 2 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 
 . ./db.sh
-# --lang_data of xling.sh from eval_langs; local/data.sh checks (in stage 1) that the db.sh roots
-# used here are set.
+. local/check_root.sh
+# --lang_data of xling.sh from eval_langs (the db.sh roots used here are checked below).
 lang_data=""
 roots=""
 for _entry in ${eval_langs}; do
@@ -46,6 +51,13 @@ for _entry in ${eval_langs}; do
         lang_data+=" ${_entry}"
     fi
 done
+
+# Stage 1 reads the roots: an unset one is named here, before xling.sh would report its
+# --lang_data path (e.g. /sw_ke for an empty FLEURS) as missing.
+if [ "${stage}" -le 1 ] 2>/dev/null && [ "${stop_stage}" -ge 1 ] 2>/dev/null; then
+    check_root CGN
+    for _root in ${roots//,/ }; do check_root "${_root}"; done
+fi
 
 # APC and wav2vec 2.0 on four nested amounts of the pool (the seed paper's "more Flemish" curve,
 # equal update budget per amount); the joint model and its audio-only twin on the smallest and the

@@ -1,0 +1,94 @@
+"""Check xling.sh's config files and upstreams before any stage runs, in one Python start: a
+typo in a config fails in a second, not after data preparation or pre-training.
+
+    python -m espnet_ext.bin.check_options --asr_config conf/asr/train_asr_fast.yaml \\
+        --inference_config conf/decode/decode_ctc_greedy.yaml --upstream fbank
+
+Every config file must exist and hold a YAML mapping; each upstream is checked as by
+``espnet_ext.bin.check_upstreams``. Every bad entry is reported (one line each), then exit 2.
+Imports stay light (yaml; s3prl only for an upstream that needs it).
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import yaml
+
+from espnet_ext.bin import run_main
+from espnet_ext.errors import ConfigError, XlingError
+
+logger = logging.getLogger("espnet_ext")
+
+# option of xling.sh -> what its file is, for messages
+KINDS = {
+    "asr_config": "ASR config",
+    "inference_config": "inference config",
+    "pretrain_config": "pre-training config",
+    "degrade_config": "degradation config",
+}
+
+
+def yaml_error_line(e: yaml.YAMLError) -> str:
+    """A YAML error on one line: where (line:column) and what, without PyYAML's source excerpt."""
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = ": ".join(str(p) for p in (getattr(e, "context", None), getattr(e, "problem", None))
+                    if p) or " ".join(str(e).split())
+    return where + what
+
+
+def check_yaml_mapping(path: str, kind: str, option: str) -> dict:
+    """The mapping in YAML file ``path``.
+
+    Raises:
+        ConfigError: one line naming ``--option``, the file and what is wrong with it.
+    """
+    where = f"--{option} {path}"
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{where}: {kind} not found" + (" (a directory)" if p.is_dir() else "")
+                          + "; give the path of a YAML file (see conf/)")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where}: not valid UTF-8 ({e.reason} at byte {e.start}); save it as "
+                          "UTF-8") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML: {yaml_error_line(e)}") from None
+    if not isinstance(raw, dict):
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{where}: expected a YAML mapping of option names ({kind}), got {got}")
+    return raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option, kind in KINDS.items():
+        parser.add_argument(f"--{option}", action="append", default=[], help=f"a {kind} (repeat)")
+    parser.add_argument("--upstream", action="append", default=[],
+                        help="a conf/upstream name, YAML path or s3prl hub name (repeat)")
+    args = parser.parse_args()
+    bad = 0
+    for option, kind in KINDS.items():
+        for path in getattr(args, option):
+            try:
+                check_yaml_mapping(path, kind, option)
+            except ConfigError as e:
+                logger.error("%s", e)
+                bad += 1
+    if args.upstream:
+        from espnet_ext.bin.check_upstreams import check_upstreams
+
+        try:
+            check_upstreams(args.upstream)
+        except XlingError as e:  # each bad upstream is logged already; this counts them
+            logger.error("%s", e)
+            bad += 1
+    if bad:
+        raise ConfigError("bad options (above): fix them; no stage has run")
+
+
+if __name__ == "__main__":
+    run_main(main)
