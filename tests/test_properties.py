@@ -237,6 +237,56 @@ def test_read_data_dir_uses_every_line_or_names_the_file(tmp_path, case):
 
 
 @st.composite
+def damaged_audio_dir(draw):
+    """A one-utterance data dir whose 16 kHz WAV (int16 or float32, with or without utt2dur)
+    is intact or damaged in one way: cut mid-data, a NaN or inf sample, 0 bytes, or an utt2dur
+    that disagrees with the audio."""
+    import numpy as np
+
+    n = draw(st.integers(1600, 8000))
+    float_wav = draw(st.booleans())
+    damage = draw(st.sampled_from(["none", "none", "cut", "nan", "inf", "zero bytes",
+                                   "utt2dur off"]))
+    if damage in ("nan", "inf") and not float_wav:
+        damage = "none"  # int16 has no non-finite samples
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    samples = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    if damage in ("nan", "inf"):
+        samples[draw(st.integers(0, n - 1))] = np.nan if damage == "nan" else -np.inf
+    return damage, samples if float_wav else (samples * 32767).astype(np.int16), \
+        draw(st.booleans()) or damage == "utt2dur off"
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=damaged_audio_dir())
+def test_validator_rejects_damaged_audio_naming_the_utterance(tmp_path, case):
+    import soundfile as sf
+
+    damage, samples, with_utt2dur = case
+    d = _fresh_dir(tmp_path)
+    wav = d / "a.wav"
+    sf.write(wav, samples, 16000, subtype="FLOAT" if samples.dtype.kind == "f" else "PCM_16")
+    if damage == "cut":
+        data = wav.read_bytes()
+        wav.write_bytes(data[:len(data) - (len(data) - 44) // 2])
+    elif damage == "zero bytes":
+        wav.write_bytes(b"")
+    files = {"wav.scp": f"u1 {wav}\n", "text": "u1 hola\n", "utt2spk": "u1 s1\n"}
+    if with_utt2dur:
+        dur = len(samples) / 16000 + (1.0 if damage == "utt2dur off" else 0.0)
+        files["utt2dur"] = f"u1 {dur:.3f}\n"
+    for name, text in files.items():
+        (d / name).write_text(text)
+    try:
+        validate_data_dir(d)
+    except DataDirError as err:
+        assert damage != "none", f"rejected intact audio: {err}"
+        assert str(err).startswith(str(d)) and "u1" in str(err), str(err)
+        return
+    assert damage == "none", f"accepted audio with damage '{damage}'"
+
+
+@st.composite
 def one_line_more_or_less(draw):
     """A consistent dir, then one utterance's line removed from, or an extra one added to, one
     file (kept sorted): the dir is inconsistent in exactly one place."""
