@@ -92,8 +92,12 @@ PROBE_SET = Format("probe set marker", 1, (1,), "rerun stage 9 (it is redone)", 
 # changes.
 PROBE_RESULT = Format("phone probe marker", 1, (1,), "rerun stage 9 (it is redone)",
                       key="version", label="marker version")
+# <out_dir>/.done of a phone recognition head (stage 9); bump when the phones, the head or its
+# training change.
+PHONE_RECOGNITION = Format("phone recognition marker", 1, (1,), "rerun stage 9 (it is redone)",
+                           key="version", label="marker version")
 STEP_MARKERS = (CORPUS_SPLITS, CGN_RECIPE, OFFLINE_CORPUS, POOLED_DATA_DIR, DEGRADED_SET,
-                PROBE_SET, PROBE_RESULT)
+                PROBE_SET, PROBE_RESULT, PHONE_RECOGNITION)
 
 
 def stamp(fmt: Format) -> Dict:

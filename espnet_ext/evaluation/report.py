@@ -5,6 +5,7 @@ Inputs (all written by earlier stages):
     exp/asr_*/<decode>/<test set>/score/{summary.json,per_utt.tsv}   stage 8
     exp/asr_*/{config.yaml,valid.acc.ave.pth}                         stage 6 (layer weights)
     exp/probe/<upstream>/<lang>/probe.json                            stage 9 (optional)
+    exp/phone_recognition/<upstream>/<lang>/result.json               stage 9 (optional)
 Outputs in ``out_dir``:
     RESULTS.md          tables (clean CER/WER with 95% CIs, every condition, significance, probe)
     results.{csv,json}  one row per (upstream, test set) with CIs
@@ -14,7 +15,7 @@ Outputs in ``out_dir``:
                         and on the macro average over languages (language ``macro``)
     aggregates.{csv,json}    per upstream and condition: macro average over languages, standard
                         deviation across languages, worst language, each with an interval
-    layer_weights.json, probe.csv
+    layer_weights.json, probe.csv, phone_recognition.csv
     error_vs_snr_<noise>.png, error_vs_pretrain_hours.png (CER and WER), layer_weights.png,
     probe_accuracy.png
 
@@ -238,6 +239,18 @@ def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
             entry["seed"] = r["seed"]
         out.append({**entry, "asr_dir": asr_dir.name, "checkpoint": ckpts[0].name,
                     "weights": [round(x, 4) for x in w]})
+    return out
+
+
+def read_phone_recognition(exp_dir: Path) -> List[Dict]:
+    """Every ``phone_recognition/<upstream>/<lang>/result.json`` (stage 9)."""
+    out = []
+    for f in sorted((exp_dir / "phone_recognition").glob("*/*/result.json")):
+        try:
+            out.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as e:
+            raise XlingError(f"{f}: unreadable phone recognition result ({e}); rerun stage 9 "
+                             "with --force true")
     return out
 
 
@@ -590,7 +603,7 @@ def head_agreement(results: List[Dict]) -> List[Dict]:
 
 def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: List[Path],
                   title: str, n_resamples: int, aggregates: Sequence[Dict] = (),
-                  agreement: Sequence[Dict] = ()) -> str:
+                  agreement: Sequence[Dict] = (), recognition: Sequence[Dict] = ()) -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
     conds = sorted({r["condition"] for r in rows}, key=_condition_order)
@@ -663,8 +676,24 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                            "yes" if s["significant"] else "no"]
                           for s in sig if s["metric"] == "cer"]))
         out.write("\nWER comparisons: significance.csv.\n")
+    if recognition:
+        out.write("\n## Phone recognition on real speech (PER %, lower is better)\n\n")
+        out.write("A linear CTC head on each upstream's frozen layers (learned layer weights), "
+                  "trained on espeak-ng phones of the language's training transcripts, scored on "
+                  "its test set; an all-blank output has PER 100. CTC loss first -> last tenth of "
+                  "the updates in brackets.\n\n")
+        rlangs = sorted({r["lang"] for r in recognition})
+        rby = {(r["upstream"], r["lang"]): r for r in recognition}
+        out.write(_table(["upstream"] + rlangs, [
+            [u] + [f"{rby[(u, lang)]['per']:.1f} ({rby[(u, lang)]['loss_first']:.2f} -> "
+                   f"{rby[(u, lang)]['loss_last']:.2f})" if (u, lang) in rby else "-"
+                   for lang in rlangs]
+            for u in sorted({r["upstream"] for r in recognition})]))
     if probes:
         out.write("\n## Linear phone probe: best layer (held-out frame accuracy, %)\n\n")
+        out.write("On espeak-ng's speech, with its phone timings: in-domain for upstreams "
+                  "pre-trained on espeak-ng audio or phones (the synthetic pool, the text arms); "
+                  "phone recognition above reads real speech.\n\n")
         plangs = sorted({p["lang"] for p in probes})
         pby = {(p["upstream"], p["lang"]): p for p in probes}
         pups = sorted({p["upstream"] for p in probes})
@@ -734,6 +763,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     agreement = head_agreement(results)
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
+    recognition = read_phone_recognition(exp_dir)
 
     atomic_write_text(out_dir / "results.csv", _csv(results))
     atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
@@ -748,13 +778,18 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
          "accuracy": x["accuracy"], "chance": p["chance"], "num_classes": p["num_classes"]}
         for p in probes for x in p["layers"]]))
+    if recognition:
+        atomic_write_text(out_dir / "phone_recognition.csv", _csv([
+            {k: r[k] for k in ("upstream", "lang", "per", "num_phones", "train_utts", "test_utts",
+                               "test_phones", "oov_test_phones", "loss_first", "loss_last")}
+            for r in recognition]))
     fail_point("report_tables")
     plots = plot_snr(results, out_dir)
     plots += [p for p in (plot_amounts(results, labels, out_dir), plot_layer_weights(weights, out_dir),
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
     atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples,
-                                        aggregates, agreement))
+                                        aggregates, agreement, recognition))
     logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
                 len(plots))
     return md

@@ -88,6 +88,14 @@ def build_exp(tmp_path, n_utts=60, seeds=None):
                 "upstream": up, "lang": lang, "num_utts": 10, "num_classes": 20, "chance": 0.1,
                 "layers": [{"layer": i, "accuracy": 0.3 + 0.1 * i, "train_frames": 900,
                             "test_frames": 300} for i in range(n)]}))
+    for up, per in (("fbank", 62.5), ("xling_apc_tiny_2h", 48.0)):
+        for lang in ("es", "cs"):
+            d = exp / "phone_recognition" / up / lang
+            d.mkdir(parents=True)
+            (d / "result.json").write_text(json.dumps({
+                "upstream": up, "lang": lang, "per": per, "num_phones": 30, "train_utts": 50,
+                "test_utts": 20, "test_phones": 400, "oov_test_phones": 2, "loss_first": 9.1,
+                "loss_last": 2.3, "layer_weights": [1.0], "options": {}}))
     return exp
 
 
@@ -170,6 +178,9 @@ def test_report_from_fixture_exp(tmp_path):
     assert "| xling_joint_tiny_twin_2h | xling_joint_tiny_2h | es | clean |" in md
     assert "WER = " in md and "bootstrap" in md
     assert (out / "probe.csv").read_text().count("\n") == 1 + 2 * (1 + 3)
+    assert "## Phone recognition on real speech" in md
+    assert "| xling_apc_tiny_2h | 48.0 (9.10 -> 2.30) | 48.0 (9.10 -> 2.30) |" in md
+    assert (out / "phone_recognition.csv").read_text().count("\n") == 1 + 2 * 2
 
 
 def test_report_refuses_unknown_pairs_and_missing_decode(tmp_path):

@@ -76,6 +76,13 @@ def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
         for lang in ("nl", "es"):
             probe = json.loads((tmp_path / "exp" / "probe" / name / lang / "probe.json").read_text())
             assert probe["layers"] and 0 < probe["chance"] < 1
+    # stage 9: phone recognition on real speech per upstream x evaluation language
+    for name in {"fbank"} | pretrained:
+        for lang in ("nl", "es"):
+            pr = json.loads((tmp_path / "exp" / "phone_recognition" / name / lang /
+                             "result.json").read_text())
+            assert pr["test_utts"] > 0 and pr["per"] >= 0 and pr["loss_last"] < pr["loss_first"]
+    assert "## Phone recognition on real speech" in md
     sig = json.loads((tmp_path / "exp" / "results" / "significance.json").read_text())
     assert any(s["baseline"] == "xling_mpc_fast_twin_0.04h" and s["condition"] == "tel8k"
                for s in sig)
@@ -184,7 +191,8 @@ def results_files(root: Path) -> Dict[str, bytes]:
     paths in place of the run's root, which differs between two runs)."""
     exp = root / "exp"
     files = [*(exp / "results").iterdir(), *exp.glob("asr_*/*/test_*/score/*"),
-             *exp.glob("asr_*/*/test_*/text"), *exp.glob("probe/*/*/probe.json")]
+             *exp.glob("asr_*/*/test_*/text"), *exp.glob("probe/*/*/probe.json"),
+             *exp.glob("phone_recognition/*/*/result.json")]
     return {str(f.relative_to(root)): f.read_bytes().replace(str(root).encode(), b"<run>")
             for f in files if f.is_file()}
 
@@ -314,7 +322,8 @@ def test_upstream_sweep_frozen_cached_and_fine_tuned(fast_run, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XLING_CKPT_DIR": str(ckpts)}
     base = ["./run.sh", "--fast", "true", "--languages", "es", "--datadir", str(fast_run / "data"),
             "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump"),
-            "--pretrain_configs", "", "--degrade_config", "", "--probe_languages", ""]
+            "--pretrain_configs", "", "--degrade_config", "", "--probe_languages", "",
+            "--pr_updates", "0"]
 
     def run(*args):
         proc = subprocess.run(base + list(args), cwd=RECIPE, capture_output=True, text=True, env=env)
@@ -390,6 +399,7 @@ def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
     proc = subprocess.run(
         ["./run.sh", "--fast", "true", "--languages", "", "--lang_data", f"sw=kaldi:{src}",
          "--pretrain_configs", "", "--degrade_config", "", "--probe_languages", "",
+         "--pr_updates", "0",
          "--datadir", str(fast_run / "data"),
          "--expdir", str(tmp_path / "exp"), "--dumpdir", str(tmp_path / "dump")],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -415,7 +425,8 @@ def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run,
     trains."""
     exp, dump = tmp_path / "exp", tmp_path / "dump"
     seed1 = ["pretrain_apc_fast_0.02h", "asr_fbank_es", "asr_xling_apc_fast_0.02h_es",
-             "probe/synth_es", "probe/fbank/es", "probe/xling_apc_fast_0.02h/es"]
+             "probe/synth_es", "probe/fbank/es", "probe/xling_apc_fast_0.02h/es",
+             "phone_recognition/fbank/es", "phone_recognition/xling_apc_fast_0.02h/es"]
     for name in seed1:
         shutil.copytree(fast_run / "exp" / name, exp / name, symlinks=True)
     (exp / "upstreams").mkdir()

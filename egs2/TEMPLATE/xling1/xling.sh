@@ -14,7 +14,8 @@
 #   7  decoding of every test set (clean and each --degrade_config condition) with ESPnet
 #      asr_inference
 #   8  scoring with jiwer: WER and CER per test set, per-utterance errors and alignments
-#   9  linear phone-separability probe of every upstream, per layer, on --probe_languages
+#   9  linear phone-separability probe of every upstream, per layer, on --probe_languages; phone
+#      recognition on real speech (a linear CTC head, PER) on every evaluation language
 #  10  report: ${expdir}/results/RESULTS.md (tables with bootstrap CIs, significance of upstream
 #      pairs), CSV/JSON of every number and PNG plots (python -m espnet_ext.bin.make_report)
 # With --seeds "1 2 3", stages 3-8 run once per training seed (the probe of stage 9 uses the
@@ -95,9 +96,12 @@ pretrain_lang=nl        # language of the pre-training audio and text
 pretrain_text=pretrain_text_nl/sentences.txt  # text corpus (in ${datadir}) of the joint model
 phone_mode=ipa          # joint model text units: ipa (espeak-ng) or grapheme
 
-# Phone-separability probe (stage 9)
-probe_languages=""      # languages probed (espeak-ng reads sentences of ${datadir}/test_<lang>/text
-                        # with exact phone timings); "" skips the stage
+# Phone probes (stage 9)
+probe_languages=""      # frame probe languages (espeak-ng reads sentences of
+                        # ${datadir}/test_<lang>/text with exact phone timings); "" skips it
+pr_updates=600          # phone recognition on real speech of every evaluation language: updates of
+                        # a linear CTC head on each upstream's frozen layers (espeak-ng phones of
+                        # the training transcripts, PER on the test set); 0 skips it
 probe_num_utts=60       # sentences per language (70/30 utterance split)
 probe_variants="f2 m3"  # espeak-ng voice variants reading them besides the plain voice (one
                         # voice makes the probe too easy: every phone sounds the same)
@@ -754,7 +758,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     done
 fi
 
-if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ]; then
+if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
     export XLING_STAGE=9
     # One synthetic probe set per language (shared by every upstream), then one probe per
     # (upstream, language); each step keeps its own .done marker.
@@ -774,6 +778,19 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && [ -n "${probe_languages}" ];
             --voice "${lang}${probe_variants:+,${lang}+${probe_variants// /,${lang}+}}" \
             --seed "${seed}" "${_force[@]}" \
             || { log "Error: phone probe failed (${lang}; above)"; exit 1; }
+    done
+    for lang in ${languages}; do
+        [ "${pr_updates}" -gt 0 ] || break
+        _pairs=()
+        for upstream in ${probe_upstreams}; do
+            _pairs+=(--upstream "${upstream}" --out_dir
+                     "${expdir}/phone_recognition/$(base_tag_of "${upstream}" "${first_seed}")/${lang}")
+        done
+        log "Stage 9: phone recognition (${probe_upstreams# }; ${lang}): $(train_set_of "${lang}"), ${datadir}/test_${lang} -> ${expdir}/phone_recognition/<upstream>/${lang}"
+        ${python} -m espnet_ext.bin.phone_recognition "${_pairs[@]}" --lang "${lang}" \
+            --train_dir "$(train_set_of "${lang}")" --test_dir "${datadir}/test_${lang}" \
+            --updates "${pr_updates}" --seed "${seed}" "${_force[@]}" \
+            || { log "Error: phone recognition failed (${lang}; above)"; exit 1; }
     done
 fi
 

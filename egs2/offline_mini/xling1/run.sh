@@ -20,6 +20,7 @@ if [ "${fast}" = true ]; then
     degrade_config=conf/degrade/quick.yaml
     probe_languages="nl es"
     probe_num_utts=10
+    pr_updates=100
     local_data_opts="--max_utts_per_lang 40 --pretrain_hours 0.05"
     train_max_hours=""
     # APC at one amount (the amount sweep: --pretrain_configs conf/pretrain/apc_fast.yaml)
@@ -38,6 +39,7 @@ else
     degrade_config=conf/degrade/default.yaml
     probe_languages="nl cs es"
     probe_num_utts=60
+    pr_updates=600
     local_data_opts="--pretrain_hours 2"
     # The research question at laptop scale (the previous default, with the wav2vec 2.0 joint
     # model, took about 4 h on 2 CPU cores, measured stage by stage: docs/results.md):
@@ -73,4 +75,5 @@ fi
     --degrade_config "${degrade_config}" \
     --probe_languages "${probe_languages}" \
     --probe_num_utts "${probe_num_utts}" \
+    --pr_updates "${pr_updates}" \
     "${args[@]}"
