@@ -141,13 +141,13 @@ def export_upstream(exp_dir: PathLike, out_ckpt: PathLike, out_yaml: PathLike,
     """
     import torch
 
-    from espnet_ext.upstream.hub import ENTRIES
+    from espnet_ext.pretrain.families import family
     from espnet_ext.versioning import EXPORTED_UPSTREAM, stamp
 
     exp_dir, out_ckpt, out_yaml = Path(exp_dir), Path(out_ckpt), Path(out_yaml)
     args, model, model_file = _load_trained_model(
         exp_dir, Path(model_file) if model_file else None)
-    entry = next(n for n, (m, _) in ENTRIES.items() if m == args.model)
+    entry = family(args.model).hub_entry
     block = {**stamp(EXPORTED_UPSTREAM),  # format_version and the writing espnet_ext version
              "method": args.model, "hub_entry": entry, "exp_dir": str(exp_dir.resolve()),
              "model_file": model_file.name, "seed": args.seed,

@@ -19,22 +19,27 @@ from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 
-from espnet_ext.pretrain.apc import APCPretrainModel
 from espnet_ext.pretrain.base import PretrainModel
-from espnet_ext.pretrain.joint import UNK, JointPretrainModel, read_phone_list
-from espnet_ext.pretrain.mpc import MPCPretrainModel, read_phone_durations
-from espnet_ext.pretrain.wav2vec2 import Wav2Vec2PretrainModel
+from espnet_ext.pretrain.families import (
+    ALWAYS,
+    DEFAULT_FAMILY,
+    FAMILIES,
+    WEIGHTED,
+    family,
+    model_class,
+)
+from espnet_ext.pretrain.joint import UNK, read_phone_list
+from espnet_ext.pretrain.mpc import read_phone_durations
 from espnet_ext.trainer import CrashSafeTrainer
 
-# --model name -> training model (its export format: espnet_ext.upstream.hub.ENTRIES)
-METHODS = {"apc": APCPretrainModel, "wav2vec2": Wav2Vec2PretrainModel,
-           "joint": JointPretrainModel, "mpc": MPCPretrainModel}
+# --model name -> training model, from the one table of pre-training families
+METHODS = {name: model_class(name) for name in FAMILIES}
 
 model_choices = ClassChoices(
     "model",
     classes=METHODS,
     type_check=PretrainModel,
-    default="apc",
+    default=DEFAULT_FAMILY,
 )
 
 
@@ -103,9 +108,11 @@ class PretrainTask(AbsTask):
 
 
 def _reads_phones(args: argparse.Namespace) -> bool:
-    """The joint model always reads phones; an mpc model when it is given a phone list."""
-    return args.model == "joint" or (args.model == "mpc"
-                                      and bool((args.model_conf or {}).get("phone_list")))
+    """A family that always reads text (joint) reads phones; one whose text is optional (mpc)
+    when it is given a phone list."""
+    text = family(args.model).text
+    return text == ALWAYS or (text == WEIGHTED
+                              and bool((args.model_conf or {}).get("phone_list")))
 
 
 def _phone_list(args: argparse.Namespace) -> List[str]:

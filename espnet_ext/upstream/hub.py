@@ -20,19 +20,14 @@ from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Optional, Union
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.pretrain.families import FAMILIES
 from espnet_ext.versioning import EXPORTED_UPSTREAM, check
 
 # Written into every exported checkpoint; bump it in espnet_ext.versioning when the format changes.
 EXPORT_FORMAT_VERSION = EXPORTED_UPSTREAM.current
-# hub name -> (pre-training method recorded in the checkpoint, s3prl expert module)
-ENTRIES: Dict[str, tuple] = {
-    "xling_apc": ("apc", "s3prl.upstream.apc.expert"),
-    "xling_wav2vec2": ("wav2vec2", "s3prl.upstream.wav2vec2.expert"),
-    # joint text-audio model and its audio-only twin: their speech branch is a wav2vec 2.0
-    "xling_joint": ("joint", "s3prl.upstream.wav2vec2.expert"),
-    # masked prediction on log-mel (all its arms): s3prl's Mockingjay/TERA Transformer
-    "xling_mpc": ("mpc", "s3prl.upstream.mockingjay.expert"),
-}
+# hub name -> (pre-training method recorded in the checkpoint, s3prl expert module), from the
+# one table of pre-training families
+ENTRIES: Dict[str, tuple] = {f.hub_entry: (name, f.expert_module) for name, f in FAMILIES.items()}
 
 
 def read_export_info(ckpt: Union[str, Path], method: str, entry: str) -> Dict:

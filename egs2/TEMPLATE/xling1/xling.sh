@@ -223,8 +223,6 @@ train_set_of() { echo "${datadir}/train_${1}${train_max_hours:+_max${train_max_h
 # Pre-training runs: one per (config, amount, arm); each becomes the upstream
 # xling_<config>[_twin|_paired]_<h>h. A text config's arms (--pretrain_arms) read the same
 # config and data with some text loss weights 0, so their speech batches are identical.
-is_text_config() { grep -Eq '^model:[[:space:]]*joint[[:space:]]*$|^[[:space:]]+(text_weight|paired_weight):' "${1}"; }
-is_mpc_config() { grep -Eq '^model:[[:space:]]*mpc[[:space:]]*$' "${1}"; }
 pretrain_tag_of() {
     local _arm=""; [ "${3:-main}" = main ] || _arm=_${3}
     echo "$(basename "${1}" .yaml)${_arm}_${2}h$(seed_suffix "${4}")"
@@ -233,28 +231,13 @@ pretrain_data_of() {
     if [ "${1}" = all ]; then echo "${datadir}/${pretrain_set}"
     else echo "${datadir}/${pretrain_set}_${1}h"; fi
 }
-# One "CONFIG HOURS ARM SEED" line per pre-training run (ARM: main, twin or paired; amount 0,
-# the random-init control, is main only).
-pretrain_runs() {
-    local _entry _cfg _hours _h _s _arm
-    for _s in ${seeds}; do
-    for _entry in ${pretrain_configs}; do
-        _cfg=${_entry%%:*}
-        _hours=${pretrain_hours}
-        [ "${_entry}" != "${_cfg}" ] && _hours=${_entry#*:}
-        for _h in ${_hours//,/ }; do
-            echo "${_cfg} ${_h} main ${_s}"
-            [ "${_h}" = 0 ] && continue
-            is_text_config "${_cfg}" || continue
-            for _arm in ${pretrain_arms}; do echo "${_cfg} ${_h} ${_arm} ${_s}"; done
-        done
-    done
-    done
-}
-for _arm in ${pretrain_arms}; do
-    [[ "${_arm}" =~ ^(twin|paired)$ ]] || { log "Error: --pretrain_arms '${_arm}': the arms are twin and paired"; exit 2; }
-done
-mapfile -t _pretrain_runs < <(pretrain_runs)
+# One "CONFIG HOURS ARM SEED TEXT DURATIONS" line per pre-training run (ARM: main, twin or
+# paired; amount 0, the random-init control, is main only; TEXT: it reads phones; DURATIONS: it
+# needs espeak-ng's phone durations), planned from the table of pre-training families.
+mapfile -t _pretrain_runs < <(${python} -m espnet_ext.bin.pretrain_runs --configs "${pretrain_configs}" \
+    --hours "${pretrain_hours}" --arms "${pretrain_arms}" --seeds "${seeds}"; echo "rc=$?")
+[ "${_pretrain_runs[-1]}" = rc=0 ] || exit 2
+unset '_pretrain_runs[-1]'
 pretrained_upstreams=""
 _any_text=false
 # One "UPSTREAM SEED ASR_CONFIG" line per downstream training per language (stages 6-8): every
@@ -265,12 +248,12 @@ for _s in ${seeds}; do for upstream in ${upstreams}; do for _head in ${asr_confi
 done; done; done
 probe_upstreams=${upstreams}
 for _run in "${_pretrain_runs[@]}"; do
-    read -r _cfg _h _arm _s <<< "${_run}"
+    read -r _cfg _h _arm _s _text _ <<< "${_run}"
     _yaml=${expdir}/upstreams/xling_$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}").yaml
     pretrained_upstreams+=" ${_yaml}"
     for _head in ${asr_configs}; do _asr_runs+=("${_yaml} ${_s} ${_head}"); done
     [ "${_s}" = "${first_seed}" ] && probe_upstreams+=" ${_yaml}"
-    is_text_config "${_cfg}" && [ "${_h}" != 0 ] && _any_text=true
+    [ "${_text}" = true ] && [ "${_h}" != 0 ] && _any_text=true
 done
 all_upstreams="${upstreams}${pretrained_upstreams}"
 phone_token_list=${datadir}/token_list/${pretrain_lang}_phones_${phone_mode}/tokens.txt
@@ -415,10 +398,10 @@ launch_train() {
         || { log "Error: training failed; see ${_exp}/train.log"; exit 1; }
 }
 
-# pretrain_one "CONFIG HOURS ARM SEED": one pre-training run (stage 3), skipped when done.
+# pretrain_one "CONFIG HOURS ARM SEED TEXT DURATIONS": one pre-training run (stage 3), skipped when done.
 pretrain_one() {
-    local _cfg _h _arm _s _tag _pt_exp _train _dev _stats _split _d
-    read -r _cfg _h _arm _s <<< "${1}"
+    local _cfg _h _arm _s _text _durations _tag _pt_exp _train _dev _stats _split _d
+    read -r _cfg _h _arm _s _text _durations <<< "${1}"
     [ "${_h}" = 0 ] && return 0  # the random-init control: nothing to train (stage 4 builds it)
     _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}")
     _pt_exp=${expdir}/pretrain_${_tag}
@@ -432,7 +415,7 @@ pretrain_one() {
         --train_data_path_and_name_and_type "${_train}/wav.scp,speech,sound"
         --valid_data_path_and_name_and_type "${_dev}/wav.scp,speech,sound"
     )
-    if is_text_config "${_cfg}"; then
+    if [ "${_text}" = true ]; then
         [ -f "${_train}/phones" ] || { log "Error: ${_train}/phones missing: run stage 2"; exit 2; }
         # Every arm reads the same data (the twin ignores the text), so their speech batches
         # are identical; an arm only sets text loss weights to 0.
@@ -442,7 +425,7 @@ pretrain_one() {
                          --${_split}_data_path_and_name_and_type "${_d}/unpaired_phones,unpaired,text")
         done
         _data_opts+=(--model_conf "phone_list=${phone_token_list}")
-        is_mpc_config "${_cfg}" && _data_opts+=(--model_conf "phone_durations=${phone_durations}")
+        [ "${_durations}" = true ] && _data_opts+=(--model_conf "phone_durations=${phone_durations}")
         case "${_arm}" in
             twin) _data_opts+=(--model_conf text_weight=0.0 --model_conf paired_weight=0.0) ;;
             paired) _data_opts+=(--model_conf text_weight=0.0) ;;
@@ -492,12 +475,12 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     pool_wait
 fi
 
-# export_one "CONFIG HOURS ARM SEED": export one pre-trained model (stage 4), skipped when its
+# export_one "CONFIG HOURS ARM SEED ...": export one pre-trained model (stage 4), skipped when its
 # upstream is newer than the training (amount 0: than the config; the untrained model is built
 # here).
 export_one() {
     local _cfg _h _arm _s _tag _pt_exp _out _trained _what=()
-    read -r _cfg _h _arm _s <<< "${1}"
+    read -r _cfg _h _arm _s _ <<< "${1}"
     _tag=$(pretrain_tag_of "${_cfg}" "${_h}" "${_arm}" "${_s}")
     _pt_exp=${expdir}/pretrain_${_tag}
     _out=${expdir}/upstreams/xling_${_tag}
