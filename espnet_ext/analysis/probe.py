@@ -2,7 +2,7 @@
 
 The seed paper's analysis. For one upstream and one language:
 
-1. **Probe set** (:mod:`espnet_ext.analysis.phone_alignment`): sentences of the language read by
+1. **Probe set** (:mod:`espnet_ext.analysis.probe_speech`): sentences of the language read by
    espeak-ng, with the exact time of every phone it synthesised.
 2. **Frames and labels**: the upstream runs over each utterance (eval mode, no grad, batch 1, as
    in feature extraction) and every hidden state is kept. Frame ``i`` of a layer with
@@ -39,16 +39,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet_ext.analysis.phone_alignment import (
-    SIL,
-    PhoneSegment,
-    prepare_probe_set,
-    read_probe_set,
-)
+from espnet_ext.analysis.probe_speech import prepare_probe_set, read_probe_set
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.steps import DONE_FILE, is_done, mark_done, read_marker, seeded_shuffle
+from espnet_ext.text.espeak import SIL, PhoneSegment
 from espnet_ext.versioning import PROBE_RESULT
 
 logger = logging.getLogger(__name__)

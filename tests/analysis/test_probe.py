@@ -12,7 +12,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upstream"))
 import fixtures  # noqa: E402
 
-from espnet_ext.analysis import phone_alignment as pa  # noqa: E402
 from espnet_ext.bin import phone_probe as cli  # noqa: E402
 from espnet_ext.analysis.probe import (  # noqa: E402
     ProbeOptions,
@@ -22,11 +21,12 @@ from espnet_ext.analysis.probe import (  # noqa: E402
     split_utterances,
 )
 from espnet_ext.errors import ConfigError, CorpusError  # noqa: E402
+from espnet_ext.text import espeak  # noqa: E402
 
 
 def _espeak_or_skip():
     try:
-        return pa.get_espeak()
+        return espeak.get_espeak()
     except CorpusError as e:
         pytest.skip(f"libespeak-ng is not installed (Debian package espeak-ng): {e}")
 
@@ -87,8 +87,8 @@ def test_too_few_classes_raises():
 
 
 def test_frame_labels_take_the_phone_at_the_frame_centre():
-    segs = [pa.PhoneSegment(0, 100, "sil"), pa.PhoneSegment(100, 250, "a"),
-            pa.PhoneSegment(250, 480, "b")]
+    segs = [espeak.PhoneSegment(0, 100, "sil"), espeak.PhoneSegment(100, 250, "a"),
+            espeak.PhoneSegment(250, 480, "b")]
     # stride 160: centres 80, 240, 400, 560 (past the audio)
     assert frame_labels(segs, 4, 160, 0.5) == ["sil", "a", "b", None]
     # centred frames (ESPnet's STFT): centres 0, 160, 320
@@ -115,31 +115,31 @@ def test_split_is_seeded_disjoint_and_non_empty():
 ])
 def test_espeak_phones_increase_and_cover_the_audio(voice, text):
     _espeak_or_skip()
-    wav, segs = pa.synthesize_utterance(text, voice)
+    wav, segs = espeak.synthesize_utterance(text, voice)
     assert wav.dtype == np.float32 and wav.size > 16000
     assert segs[0].start == 0 and segs[-1].end == wav.size
     for a, b in zip(segs, segs[1:]):
         assert a.end == b.start and a.start < a.end, (a, b)
-    phones = [s for s in segs if s.phone != pa.SIL]
+    phones = [s for s in segs if s.phone != espeak.SIL]
     assert len(phones) > 15
     assert sum(s.end - s.start for s in phones) > 0.6 * wav.size
     # The event layout is right if the labels match the audio: pauses are near-silent.
     rms = lambda s: float(np.sqrt(np.mean(wav[s.start:s.end] ** 2)))  # noqa: E731
-    sil = [rms(s) for s in segs if s.phone == pa.SIL and s.end - s.start > 1600]
+    sil = [rms(s) for s in segs if s.phone == espeak.SIL and s.end - s.start > 1600]
     assert sil and max(sil) < 0.1 * np.median([rms(s) for s in phones])
 
 
 def test_unknown_voice_or_variant_raises():
     _espeak_or_skip()
     with pytest.raises(ConfigError, match="'xx'"):
-        pa.synthesize_utterance("test", "xx")
+        espeak.synthesize_utterance("test", "xx")
     with pytest.raises(ConfigError, match="unknown variant 'nosuch'"):
-        pa.synthesize_utterance("test", "nl+nosuch")
+        espeak.synthesize_utterance("test", "nl+nosuch")
 
 
 def test_missing_library_names_the_debian_package():
     with pytest.raises(CorpusError, match="espeak-ng"):
-        pa.Espeak(lib_names=("libespeak-ng-does-not-exist.so.9",))
+        espeak.Espeak(lib_names=("libespeak-ng-does-not-exist.so.9",))
 
 
 # ----------------------------------------------------------------------------- CLI
