@@ -62,6 +62,48 @@ def test_shuffled_labels_give_about_the_majority_rate():
     assert 0.3 < r["chance"] < 0.5
 
 
+def _torch_lbfgs_accuracy(xtr, ytr, xte, yte, C=1.0, max_iter=200):
+    """Reference: the probe's former classifier (same objective, torch L-BFGS from zeros)."""
+    import torch
+
+    mean, std = xtr.mean(0), xtr.std(0)
+    xt = torch.as_tensor((xtr - mean) / std, dtype=torch.float32)
+    xe = torch.as_tensor((xte - mean) / std, dtype=torch.float32)
+    yt = torch.as_tensor(ytr, dtype=torch.long)
+    k = int(ytr.max()) + 1
+    w = torch.zeros(k, xt.shape[1], requires_grad=True)
+    b = torch.zeros(k, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, history_size=20,
+                            tolerance_grad=1e-6, tolerance_change=1e-9,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (torch.nn.functional.cross_entropy(xt @ w.T + b, yt)
+                + 0.5 / (C * len(yt)) * w.pow(2).sum())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(((xe @ w.T + b).argmax(1).numpy() == yte).mean())
+
+
+@pytest.mark.parametrize("spread", [4.0, 0.5, 0.25])
+def test_sklearn_probe_matches_the_former_torch_classifier(spread):
+    # Separable (4.0, accuracy 1.0) to overlapping (0.5: ~0.7; 0.25: ~0.36, chance 0.11).
+    rng = np.random.default_rng(7)
+    k, dims, n = 8, 24, 1600
+    means = rng.normal(0, spread, (k, dims))
+    y = rng.integers(0, k, n)
+    x = (means[y] + rng.normal(0, 1, (n, dims))).astype(np.float32)
+    labels = np.array([f"p{c}" for c in y], dtype=object)
+    r = probe_frames(x[:1100], labels[:1100], x[1100:], labels[1100:], min_count=5)
+    ref = _torch_lbfgs_accuracy(x[:1100].astype(np.float64), y[:1100],
+                                x[1100:].astype(np.float64), y[1100:])
+    assert abs(r["accuracy"] - ref) <= 0.03, (r["accuracy"], ref)
+
+
 def test_probe_is_deterministic():
     x, y = _blobs(seed=3)
     a = probe_frames(x[:400], y[:400], x[400:], y[400:], min_count=5)
