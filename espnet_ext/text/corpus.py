@@ -34,7 +34,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from espnet_ext.data.corpora._common import debian_licence, dpkg_version
+from espnet_ext.data.corpora.debian import debian_licence, dpkg_version
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from espnet_ext.data.corpora import cgn
-from espnet_ext.data.corpora._common import SkipLog
+from espnet_ext.data.corpora.items import SkipLog
 from espnet_ext.data.kaldi import read_data_dir, read_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError

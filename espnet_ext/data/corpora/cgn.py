@@ -53,10 +53,11 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
-from espnet_ext.data.corpora._common import (
-    PROVENANCE_FILE, RawItem, SkipLog, SourceInfo, check_lang_code, is_wav_16k_mono,
-    marker_is_current, write_source_dir,
-)
+from espnet_ext.data.corpora.convert import is_wav_16k_mono
+from espnet_ext.data.corpora.items import RawItem, SkipLog
+from espnet_ext.data.corpora.provenance import PROVENANCE_FILE, SourceInfo
+from espnet_ext.data.corpora.source_dir import write_source_dir
+from espnet_ext.data.corpora.splits import check_lang_code, marker_is_current
 from espnet_ext.data.kaldi import (
     make_id, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )
