@@ -1,4 +1,4 @@
-"""Debian packages as corpus sources: where their files are, their installed version and licence."""
+"""Debian packages as corpus sources: where their files are, their version and licence."""
 
 import re
 import subprocess

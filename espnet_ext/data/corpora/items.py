@@ -1,5 +1,5 @@
-"""A source's candidate utterances (:class:`RawItem`), what was left out and why (:class:`SkipLog`),
-and the choice of the usable ones (:func:`pick_items`).
+"""A source's candidate utterances (:class:`RawItem`), what was left out and why
+(:class:`SkipLog`), and the choice of the usable ones (:func:`pick_items`).
 """
 
 import dataclasses
