@@ -33,6 +33,8 @@ setup(
         "soundfile==0.14.0",
         "numpy==2.4.6",
         "scipy==1.17.1",
+        # The phone probe's classifier (LogisticRegression); librosa needs it too.
+        "scikit-learn==1.9.1",
         "PyYAML==6.0.4",
         "tqdm==4.70.1",
         "matplotlib==3.11.2",

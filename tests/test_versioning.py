@@ -222,10 +222,10 @@ def test_step_marker_versions_are_registered_and_others_refused(fmt):
 
 
 def test_step_markers_record_their_registered_version():
-    from espnet_ext.analysis import phone_alignment, probe
+    from espnet_ext.analysis import probe, probe_speech
     from espnet_ext.data.corpora import offline
 
-    assert phone_alignment.PROBE_SET_VERSION == PROBE_SET.current
+    assert probe_speech.PROBE_SET_VERSION == PROBE_SET.current
     assert probe.PROBE_VERSION == PROBE_RESULT.current
     assert offline.MARKER_VERSION == OFFLINE_CORPUS.current
 

@@ -2,7 +2,7 @@
 
 The seed paper's analysis. For one upstream and one language:
 
-1. **Probe set** (:mod:`espnet_ext.analysis.phone_alignment`): sentences of the language read by
+1. **Probe set** (:mod:`espnet_ext.analysis.probe_speech`): sentences of the language read by
    espeak-ng, with the exact time of every phone it synthesised.
 2. **Frames and labels**: the upstream runs over each utterance (eval mode, no grad, batch 1, as
    in feature extraction) and every hidden state is kept. Frame ``i`` of a layer with
@@ -20,10 +20,10 @@ The seed paper's analysis. For one upstream and one language:
 4. **Classes**: phones with fewer than ``min_count`` training frames are dropped from both splits
    (counted in ``dropped_frames.rare``): a class seen a handful of times measures nothing, and
    merging them into one ``other`` class would make a class that is not a phone.
-5. **Classifier**: multinomial logistic regression on features standardised with the training
-   split's mean and std, fitted full-batch with L-BFGS from zero weights: the objective of
-   sklearn's ``LogisticRegression(C=1.0)`` (cross-entropy summed over frames + ||W||^2 / 2C,
-   bias not penalised). Deterministic given the data: no random initialisation, no batches.
+5. **Classifier**: scikit-learn's multinomial ``LogisticRegression`` (lbfgs, ``C=1.0``:
+   cross-entropy summed over frames + ||W||^2 / 2C, bias not penalised) on features
+   standardised with the training split's mean and std. Deterministic given the data: lbfgs
+   starts from zero weights and uses no randomness (``random_state`` is fixed all the same).
 6. **Scores** per layer: frame accuracy on the test split and the majority-class rate (the
    share of test frames carrying the training split's most frequent class = chance).
 """
@@ -39,16 +39,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet_ext.analysis.phone_alignment import (
-    SIL,
-    PhoneSegment,
-    prepare_probe_set,
-    read_probe_set,
-)
+from espnet_ext.analysis.probe_speech import prepare_probe_set, read_probe_set
 from espnet_ext.errors import ConfigError, DataDirError
 from espnet_ext.faults import fail_point
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.steps import DONE_FILE, is_done, mark_done, read_marker, seeded_shuffle
+from espnet_ext.text.espeak import SIL, PhoneSegment
 from espnet_ext.versioning import PROBE_RESULT
 
 logger = logging.getLogger(__name__)
@@ -67,10 +63,10 @@ class ProbeOptions:
         train_fraction: share of utterances that train the classifier (at least one each side).
         min_count: phones with fewer training frames are dropped.
         silence: "drop" pause frames, or "label" them ``sil``.
-        C: inverse L2 strength, as in sklearn's ``LogisticRegression``.
-        max_iter: L-BFGS iterations (on the probe sets measured, accuracy moved < 0.1% after
-            200; sklearn's lbfgs converged in 130-420).
-        device: torch device of the classifier (and the upstream).
+        C: inverse L2 strength of sklearn's ``LogisticRegression``.
+        max_iter: lbfgs iterations at most (on the probe sets measured it converged in 130-420;
+            accuracy moved < 0.1% after 200).
+        device: torch device of the upstream (the classifier runs on the CPU).
     """
 
     seed: int = 1
@@ -78,7 +74,7 @@ class ProbeOptions:
     min_count: int = 20
     silence: str = "drop"
     C: float = 1.0
-    max_iter: int = 200
+    max_iter: int = 500
     device: str = "cpu"
 
     def check(self) -> None:
@@ -248,56 +244,43 @@ def split_utterances(utts: Sequence[str], train_fraction: float, seed: int
     return sorted(utts[:n_train]), sorted(utts[n_train:])
 
 
-def fit_logistic_regression(x: np.ndarray, y: np.ndarray, num_classes: int, C: float = 1.0,
-                            max_iter: int = 200, device: str = "cpu"):
-    """Multinomial logistic regression, full-batch L-BFGS from zero weights.
-
-    Minimises ``sum_i CE(W x_i + b, y_i) + ||W||^2 / (2C)`` (sklearn's objective), computed as
-    a mean over frames for numerical scale.
+def fit_logistic_regression(x: np.ndarray, y: np.ndarray, C: float = 1.0,
+                            max_iter: int = 500):
+    """scikit-learn's multinomial logistic regression (lbfgs) on ``x`` (standardise it first).
 
     Args:
-        x: (N, D) float32 features (standardise them first).
-        y: (N,) int64 class indices in ``[0, num_classes)``.
-        num_classes: C.
-        C: inverse regularisation strength.
-        max_iter: L-BFGS iterations.
-        device: torch device.
+        x: (N, D) features; y: (N,) class indices.
+        C: inverse regularisation strength; max_iter: lbfgs iterations at most.
 
     Returns:
-        ``(weight (num_classes, D), bias (num_classes,), iterations)`` as numpy / int.
+        ``(fitted LogisticRegression, iterations)``; not converging within ``max_iter`` is
+        logged, not raised (the fit so far is used).
     """
-    import torch
+    import warnings
 
-    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
-    yt = torch.as_tensor(y, dtype=torch.long, device=device)
-    n, d = xt.shape
-    w = torch.zeros(num_classes, d, device=device, requires_grad=True)
-    b = torch.zeros(num_classes, device=device, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, history_size=20,
-                            tolerance_grad=1e-6, tolerance_change=1e-9,
-                            line_search_fn="strong_wolfe")
-    lam = 1.0 / (C * n)
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xt @ w.T + b, yt) + 0.5 * lam * w.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    iters = int(opt.state[w].get("n_iter", 0))
-    return w.detach().cpu().numpy(), b.detach().cpu().numpy(), iters
+    clf = LogisticRegression(C=C, solver="lbfgs", max_iter=max_iter, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(x, y)
+    iters = int(np.max(clf.n_iter_))
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        logger.warning("logistic regression did not converge in %d lbfgs iterations; raise "
+                       "--max_iter", iters)
+    return clf, iters
 
 
 def probe_frames(x_train: np.ndarray, y_train: Sequence[str], x_test: np.ndarray,
                  y_test: Sequence[str], min_count: int = 20, C: float = 1.0,
-                 max_iter: int = 200, device: str = "cpu") -> Dict:
+                 max_iter: int = 500) -> Dict:
     """Train the linear probe on one split and score it on the other.
 
     Args:
         x_train, x_test: (N, D) features; y_train, y_test: their labels (strings).
         min_count: labels with fewer training frames are dropped from both splits.
-        C, max_iter, device: see :func:`fit_logistic_regression`.
+        C, max_iter: see :func:`fit_logistic_regression`.
 
     Returns:
         ``{"accuracy", "chance", "num_classes", "train_frames", "test_frames", "rare_frames",
@@ -329,8 +312,8 @@ def probe_frames(x_train: np.ndarray, y_train: Sequence[str], x_test: np.ndarray
     std = xtr.std(axis=0)
     std[std < 1e-6] = 1.0  # constant dimensions carry nothing; avoid dividing by zero
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
-    w, b, iters = fit_logistic_regression(xtr, ytr, len(classes), C, max_iter, device)
-    pred = np.argmax(xte @ w.T + b, axis=1)
+    clf, iters = fit_logistic_regression(xtr, ytr, C, max_iter)
+    pred = clf.predict(xte)
     majority = int(np.bincount(ytr, minlength=len(classes)).argmax())
     return {
         "accuracy": float(np.mean(pred == yte)),
@@ -360,8 +343,7 @@ def probe_layers(layers: Sequence[LayerFrames], options: ProbeOptions,
         start = time.time()
         cat = (lambda utts, d: np.concatenate([d[u] for u in utts]))  # noqa: E731
         r = probe_frames(cat(train, lf.feats), cat(train, lf.labels), cat(test, lf.feats),
-                         cat(test, lf.labels), options.min_count, options.C, options.max_iter,
-                         options.device)
+                         cat(test, lf.labels), options.min_count, options.C, options.max_iter)
         results.append({
             "layer": i,
             "accuracy": round(r["accuracy"], 4),
@@ -377,7 +359,7 @@ def probe_layers(layers: Sequence[LayerFrames], options: ProbeOptions,
         })
         if progress:
             logger.info("layer %2d: accuracy %.3f (chance %.3f, %d classes, %d/%d frames, "
-                        "%d L-BFGS iterations, %.1f s)", i, r["accuracy"], r["chance"],
+                        "%d lbfgs iterations, %.1f s)", i, r["accuracy"], r["chance"],
                         r["num_classes"], r["train_frames"], r["test_frames"], r["iterations"],
                         time.time() - start)
     return results, train, test

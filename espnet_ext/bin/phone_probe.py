@@ -48,8 +48,8 @@ def get_parser() -> argparse.ArgumentParser:
                         help="drop pause frames, or label them 'sil'")
     parser.add_argument("--C", type=float, default=d.C,
                         help="inverse L2 strength (sklearn LogisticRegression's C)")
-    parser.add_argument("--max_iter", type=int, default=d.max_iter, help="L-BFGS iterations")
-    parser.add_argument("--device", default=d.device, help="torch device (cpu, cuda)")
+    parser.add_argument("--max_iter", type=int, default=d.max_iter, help="lbfgs iterations at most")
+    parser.add_argument("--device", default=d.device, help="torch device of the upstream (cpu, cuda)")
     parser.add_argument("--force", action="store_true",
                         help="probe again even if .done matches (the probe set is reused)")
     return parser

@@ -3,7 +3,7 @@
 Writes <out_dir>/pretrain_<lang> (pre-training pool), dev_<lang> (its validation set),
 train_<lang>, test_<lang> and pretrain_text_<lang>/sentences.txt (transcripts of held-out train
 speakers), with CGN's own data dirs and cut audio under <out_dir>/local
-(espnet_ext.data.corpora.cgn.prepare_cgn_recipe). Nothing is downloaded: --root is the CGN
+(espnet_ext.data.corpora.cgn_recipe.prepare_cgn_recipe). Nothing is downloaded: --root is the CGN
 release on disk (the directory holding data/). A finished run leaves <out_dir>/.cgn_<lang>.done
 with its options; the same options again do nothing, other options need --force.
 
@@ -16,7 +16,7 @@ import re
 from typing import List, Optional
 
 from espnet_ext.bin import run_main
-from espnet_ext.data.corpora.cgn import prepare_cgn_recipe
+from espnet_ext.data.corpora.cgn_recipe import prepare_cgn_recipe
 
 
 def _letters(values: Optional[List[str]]) -> Optional[List[str]]:

@@ -98,7 +98,7 @@ def measure_phone_durations(corpus: PathLike, out: PathLike, lang: str = "nl", s
     Raises:
         DataDirError: no sentence gave a timed phone.
     """
-    from espnet_ext.analysis.phone_alignment import SIL, synthesize_utterance
+    from espnet_ext.text.espeak import SIL, synthesize_utterance
 
     corpus, out = Path(corpus), Path(out)
     done = out.with_name(out.name + ".done")

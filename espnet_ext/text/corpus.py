@@ -13,7 +13,7 @@ aptitude-doc-nl        html    /usr/share/doc/aptitude/html/nl/*.html
 fillets-ng-data        lua     /usr/share/games/fillets-ng/script/*/*dialogs_nl.lua
 =====================  ======  ===================================================
 
-Only packages named explicitly are read (not every ``.mo`` file that happens to be installed),
+Only packages named explicitly are read (not every text file that happens to be installed),
 so the corpus depends on the package list and versions alone, which ``provenance.txt`` records.
 Another language needs only data: the package names are templates on ``{lang}`` and the
 language filter needs a stop-word list in :data:`STOPWORDS`.
@@ -25,7 +25,6 @@ dev/test transcripts -> shuffle with the seed -> write atomically.
 
 import glob
 import gzip
-import gettext
 import hashlib
 import logging
 import re
@@ -35,7 +34,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from espnet_ext.data.corpora._common import debian_licence, dpkg_version
+from espnet_ext.data.corpora.debian import debian_licence, dpkg_version
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
@@ -43,7 +42,7 @@ from espnet_ext.steps import is_done, mark_done, seeded_shuffle
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("html", "man", "po", "mo", "lua", "text")
+KINDS = ("html", "man", "lua", "text")
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def default_sources(lang: str = "nl") -> List[TextSource]:
 
 # Function words: a cheap language-ID. A sentence is kept if enough of its words are in the
 # language's list and more of them are in it than in the English list (English is what leaks
-# into untranslated help pages, man pages and .po files).
+# into untranslated help pages and man pages).
 STOPWORDS: Dict[str, frozenset] = {
     "nl": frozenset(
         "de het een en van in is op te dat die voor met niet zijn er aan als ook om door bij of "
@@ -272,69 +271,12 @@ def _blocks_lua(path: Path) -> Iterator[str]:
         yield _c_unescape(m.group(1))
 
 
-def _blocks_po(path: Path) -> Iterator[str]:
-    """The translations (``msgstr``, first plural form) of a .po file; fuzzy ones are skipped."""
-    entries: List[Tuple[bool, str, str]] = []
-    fuzzy, field_name, msgid, msgstr = False, None, [], []
-
-    def finish():
-        if msgid or msgstr:
-            entries.append((fuzzy, "".join(msgid), "".join(msgstr)))
-
-    for line in _read_maybe_gz(path).splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            if field_name == "msgstr":
-                finish()
-                fuzzy, field_name, msgid, msgstr = False, None, [], []
-            if line.startswith("#,") and "fuzzy" in line:
-                fuzzy = True
-            continue
-        m = re.match(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+"(.*)"$', line)
-        if m:
-            key = m.group(1)
-            if key in ("msgid", "msgctxt") and field_name == "msgstr":
-                finish()
-                fuzzy, msgid, msgstr = False, [], []
-            if key == "msgid":
-                field_name, target = "msgid", msgid
-                msgid.append(m.group(3))
-            elif key.startswith("msgstr"):
-                field_name = "msgstr"
-                if m.group(2) in (None, "0"):
-                    msgstr.append(m.group(3))
-                    target = msgstr
-                else:
-                    target = []
-            else:
-                field_name, target = key, []
-            continue
-        if line.startswith('"') and line.endswith('"') and field_name:
-            target.append(line[1:-1])
-    finish()
-    for is_fuzzy, mid, mstr in entries:
-        if mid and mstr and not is_fuzzy:
-            yield _c_unescape(mstr)
-
-
-def _blocks_mo(path: Path) -> Iterator[str]:
-    with open(path, "rb") as f:
-        catalog = gettext.GNUTranslations(f)._catalog  # noqa: SLF001 - the parsed messages
-    for key in sorted(catalog, key=str):
-        msgid = key[0] if isinstance(key, tuple) else key
-        if msgid and (not isinstance(key, tuple) or key[1] == 0):
-            yield catalog[key]
-
-
 def _blocks_text(path: Path) -> Iterator[str]:
     yield from re.split(r"\n\s*\n", _read_maybe_gz(path))
 
 
 _READERS: Dict[str, Callable[[Path], Iterator[str]]] = {
-    "html": _blocks_html, "man": _blocks_man, "po": _blocks_po, "mo": _blocks_mo,
-    "lua": _blocks_lua, "text": _blocks_text,
+    "html": _blocks_html, "man": _blocks_man, "lua": _blocks_lua, "text": _blocks_text,
 }
 
 

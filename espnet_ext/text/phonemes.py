@@ -9,44 +9,26 @@ are dropped (they are not segments); length marks stay (Dutch vowel length is ph
 
 Where espeak-ng is missing, fails, or gives nothing for a sentence, that sentence falls back to
 its graphemes (letters, no spaces) and the fallback is counted and logged, never silent.
-``mode="grapheme"`` uses graphemes for everything.
+``mode="grapheme"`` uses graphemes for everything. The espeak-ng calls themselves are in
+:mod:`espnet_ext.text.espeak`.
 """
 
 import logging
-import shutil
 import subprocess
 from typing import Dict, List, Sequence
 
 from espnet_ext.errors import ConfigError
+from espnet_ext.text import espeak
 from espnet_ext.text.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
 
 MODES = ("ipa", "grapheme")
-_STRESS = str.maketrans("", "", "ˈˌ'")
 
 
 def graphemes(sentence: str) -> List[str]:
     """Letters of a normalised sentence (word spaces dropped)."""
     return [c for c in sentence if not c.isspace()]
-
-
-def _parse_espeak_line(line: str) -> List[str]:
-    # "--sep=_" output: phones joined by "_", words by spaces, stray "_" at word edges.
-    return [p for word in line.translate(_STRESS).split() for p in word.split("_") if p]
-
-
-def _espeak(sentences: Sequence[str], voice: str) -> List[str]:
-    """One espeak-ng call for many one-clause lines; raises if the line count does not match."""
-    proc = subprocess.run(["espeak-ng", "-q", "--ipa=1", "--sep=_", "-v", voice],
-                          input="\n".join(sentences) + "\n", capture_output=True, text=True,
-                          check=True, timeout=600)
-    lines = proc.stdout.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if len(lines) != len(sentences):
-        raise RuntimeError(f"espeak-ng returned {len(lines)} lines for {len(sentences)}")
-    return lines
 
 
 def phonemize(texts: Sequence[str], lang: str = "nl", mode: str = "ipa",
@@ -67,7 +49,7 @@ def phonemize(texts: Sequence[str], lang: str = "nl", mode: str = "ipa",
     normed = [normalize_text(t, lang) for t in texts]
     if mode == "grapheme":
         return [graphemes(s) for s in normed]
-    if shutil.which("espeak-ng") is None:
+    if not espeak.cli_available():
         logger.warning("espeak-ng not found: all %d sentences fall back to graphemes "
                        "(install it with tools/install.sh)", len(normed))
         return [graphemes(s) for s in normed]
@@ -76,18 +58,18 @@ def phonemize(texts: Sequence[str], lang: str = "nl", mode: str = "ipa",
     for start in range(0, len(normed), batch_size):
         batch = normed[start:start + batch_size]
         try:
-            lines = _espeak(batch, lang)
+            lines = espeak.phonemize_lines(batch, lang)
         except (subprocess.SubprocessError, RuntimeError, OSError) as e:
             # A batch that misbehaves is redone one sentence per process.
             logger.info("espeak-ng batch at sentence %d: %s; retrying one by one", start, e)
             lines = []
             for s in batch:
                 try:
-                    lines.append(_espeak([s], lang)[0])
+                    lines.append(espeak.phonemize_lines([s], lang)[0])
                 except (subprocess.SubprocessError, RuntimeError, OSError):
                     lines.append("")
         for sentence, line in zip(batch, lines):
-            phones = _parse_espeak_line(line)
+            phones = espeak.parse_phone_line(line)
             if not phones and sentence.strip():
                 fallbacks += 1
                 phones = graphemes(sentence)

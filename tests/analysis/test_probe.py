@@ -12,7 +12,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upstream"))
 import fixtures  # noqa: E402
 
-from espnet_ext.analysis import phone_alignment as pa  # noqa: E402
 from espnet_ext.bin import phone_probe as cli  # noqa: E402
 from espnet_ext.analysis.probe import (  # noqa: E402
     ProbeOptions,
@@ -22,11 +21,12 @@ from espnet_ext.analysis.probe import (  # noqa: E402
     split_utterances,
 )
 from espnet_ext.errors import ConfigError, CorpusError  # noqa: E402
+from espnet_ext.text import espeak  # noqa: E402
 
 
 def _espeak_or_skip():
     try:
-        return pa.get_espeak()
+        return espeak.get_espeak()
     except CorpusError as e:
         pytest.skip(f"libespeak-ng is not installed (Debian package espeak-ng): {e}")
 
@@ -62,6 +62,48 @@ def test_shuffled_labels_give_about_the_majority_rate():
     assert 0.3 < r["chance"] < 0.5
 
 
+def _torch_lbfgs_accuracy(xtr, ytr, xte, yte, C=1.0, max_iter=200):
+    """Reference: the probe's former classifier (same objective, torch L-BFGS from zeros)."""
+    import torch
+
+    mean, std = xtr.mean(0), xtr.std(0)
+    xt = torch.as_tensor((xtr - mean) / std, dtype=torch.float32)
+    xe = torch.as_tensor((xte - mean) / std, dtype=torch.float32)
+    yt = torch.as_tensor(ytr, dtype=torch.long)
+    k = int(ytr.max()) + 1
+    w = torch.zeros(k, xt.shape[1], requires_grad=True)
+    b = torch.zeros(k, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, history_size=20,
+                            tolerance_grad=1e-6, tolerance_change=1e-9,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (torch.nn.functional.cross_entropy(xt @ w.T + b, yt)
+                + 0.5 / (C * len(yt)) * w.pow(2).sum())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(((xe @ w.T + b).argmax(1).numpy() == yte).mean())
+
+
+@pytest.mark.parametrize("spread", [4.0, 0.5, 0.25])
+def test_sklearn_probe_matches_the_former_torch_classifier(spread):
+    # Separable (4.0, accuracy 1.0) to overlapping (0.5: ~0.7; 0.25: ~0.36, chance 0.11).
+    rng = np.random.default_rng(7)
+    k, dims, n = 8, 24, 1600
+    means = rng.normal(0, spread, (k, dims))
+    y = rng.integers(0, k, n)
+    x = (means[y] + rng.normal(0, 1, (n, dims))).astype(np.float32)
+    labels = np.array([f"p{c}" for c in y], dtype=object)
+    r = probe_frames(x[:1100], labels[:1100], x[1100:], labels[1100:], min_count=5)
+    ref = _torch_lbfgs_accuracy(x[:1100].astype(np.float64), y[:1100],
+                                x[1100:].astype(np.float64), y[1100:])
+    assert abs(r["accuracy"] - ref) <= 0.03, (r["accuracy"], ref)
+
+
 def test_probe_is_deterministic():
     x, y = _blobs(seed=3)
     a = probe_frames(x[:400], y[:400], x[400:], y[400:], min_count=5)
@@ -87,8 +129,8 @@ def test_too_few_classes_raises():
 
 
 def test_frame_labels_take_the_phone_at_the_frame_centre():
-    segs = [pa.PhoneSegment(0, 100, "sil"), pa.PhoneSegment(100, 250, "a"),
-            pa.PhoneSegment(250, 480, "b")]
+    segs = [espeak.PhoneSegment(0, 100, "sil"), espeak.PhoneSegment(100, 250, "a"),
+            espeak.PhoneSegment(250, 480, "b")]
     # stride 160: centres 80, 240, 400, 560 (past the audio)
     assert frame_labels(segs, 4, 160, 0.5) == ["sil", "a", "b", None]
     # centred frames (ESPnet's STFT): centres 0, 160, 320
@@ -115,31 +157,31 @@ def test_split_is_seeded_disjoint_and_non_empty():
 ])
 def test_espeak_phones_increase_and_cover_the_audio(voice, text):
     _espeak_or_skip()
-    wav, segs = pa.synthesize_utterance(text, voice)
+    wav, segs = espeak.synthesize_utterance(text, voice)
     assert wav.dtype == np.float32 and wav.size > 16000
     assert segs[0].start == 0 and segs[-1].end == wav.size
     for a, b in zip(segs, segs[1:]):
         assert a.end == b.start and a.start < a.end, (a, b)
-    phones = [s for s in segs if s.phone != pa.SIL]
+    phones = [s for s in segs if s.phone != espeak.SIL]
     assert len(phones) > 15
     assert sum(s.end - s.start for s in phones) > 0.6 * wav.size
     # The event layout is right if the labels match the audio: pauses are near-silent.
     rms = lambda s: float(np.sqrt(np.mean(wav[s.start:s.end] ** 2)))  # noqa: E731
-    sil = [rms(s) for s in segs if s.phone == pa.SIL and s.end - s.start > 1600]
+    sil = [rms(s) for s in segs if s.phone == espeak.SIL and s.end - s.start > 1600]
     assert sil and max(sil) < 0.1 * np.median([rms(s) for s in phones])
 
 
 def test_unknown_voice_or_variant_raises():
     _espeak_or_skip()
     with pytest.raises(ConfigError, match="'xx'"):
-        pa.synthesize_utterance("test", "xx")
+        espeak.synthesize_utterance("test", "xx")
     with pytest.raises(ConfigError, match="unknown variant 'nosuch'"):
-        pa.synthesize_utterance("test", "nl+nosuch")
+        espeak.synthesize_utterance("test", "nl+nosuch")
 
 
 def test_missing_library_names_the_debian_package():
     with pytest.raises(CorpusError, match="espeak-ng"):
-        pa.Espeak(lib_names=("libespeak-ng-does-not-exist.so.9",))
+        espeak.Espeak(lib_names=("libespeak-ng-does-not-exist.so.9",))
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -10,7 +10,14 @@ import pytest
 import soundfile as sf
 
 from espnet_ext.data.corpora import cgn
-from espnet_ext.data.corpora._common import SkipLog
+from espnet_ext.data.corpora.cgn_annotation import (
+    Interval, clean_cgn_text, parse_textgrid, read_ort,
+)
+from espnet_ext.data.corpora.cgn_layout import check_layout
+from espnet_ext.data.corpora.cgn_recipe import hold_out_speakers, prepare_cgn_recipe
+from espnet_ext.data.corpora.cgn_segments import Segment, cap_hours, _overlaps
+from espnet_ext.data.corpora.cgn_splits import SPLITS, assign_speakers, split_by_speaker
+from espnet_ext.data.corpora.items import SkipLog
 from espnet_ext.data.kaldi import read_data_dir, read_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
@@ -29,38 +36,38 @@ def skipped(data_dir: Path) -> dict:
 
 
 def test_clean_cgn_text_rules():
-    assert cgn.clean_cgn_text("Dag mevrouw*v , ik ben hier*x .") == ("Dag mevrouw , ik ben hier .",
+    assert clean_cgn_text("Dag mevrouw*v , ik ben hier*x .") == ("Dag mevrouw , ik ben hier .",
                                                                        "")
-    assert cgn.clean_cgn_text("zeg*a gesloten")[0] == "zeg gesloten"  # fragment kept
-    assert cgn.clean_cgn_text("ja*d nee*z nieuw*n oei*t mis*u")[0] == "ja nee nieuw oei mis"
-    assert cgn.clean_cgn_text("ggg dat is grappig ggg .")[0] == "dat is grappig ."
-    assert cgn.clean_cgn_text("ggg .") == (None, "no_speech")
-    assert cgn.clean_cgn_text("Xxx en toen .") == (None, "unintelligible")
-    assert cgn.clean_cgn_text("achten-xxx-tig") == (None, "unintelligible")
-    assert cgn.clean_cgn_text("uh ja uhm .")[0] == "uh ja uhm ."
-    assert cgn.clean_cgn_text("Uh ja uhm .", drop_filled_pauses=True)[0] == "ja ."
+    assert clean_cgn_text("zeg*a gesloten")[0] == "zeg gesloten"  # fragment kept
+    assert clean_cgn_text("ja*d nee*z nieuw*n oei*t mis*u")[0] == "ja nee nieuw oei mis"
+    assert clean_cgn_text("ggg dat is grappig ggg .")[0] == "dat is grappig ."
+    assert clean_cgn_text("ggg .") == (None, "no_speech")
+    assert clean_cgn_text("Xxx en toen .") == (None, "unintelligible")
+    assert clean_cgn_text("achten-xxx-tig") == (None, "unintelligible")
+    assert clean_cgn_text("uh ja uhm .")[0] == "uh ja uhm ."
+    assert clean_cgn_text("Uh ja uhm .", drop_filled_pauses=True)[0] == "ja ."
 
 
 def test_parse_textgrid_short_and_long_formats_agree():
-    short = cgn.parse_textgrid(textgrid(6.0, REC1))
-    long = cgn.parse_textgrid(textgrid_long(6.0, REC1))
+    short = parse_textgrid(textgrid(6.0, REC1))
+    long = parse_textgrid(textgrid_long(6.0, REC1))
     assert short == long
     assert [t.name for t in short] == ["V40001", "V40002", "BACKGROUND"]
-    assert short[0].intervals[4] == cgn.Interval(3.5, 5.0, "Het café is zeg*a gesloten .")
-    quoted = cgn.parse_textgrid(textgrid(1.0, [("V40001", [(0, 1.0, 'hij zei "ja"')])]))
+    assert short[0].intervals[4] == Interval(3.5, 5.0, "Het café is zeg*a gesloten .")
+    quoted = parse_textgrid(textgrid(1.0, [("V40001", [(0, 1.0, 'hij zei "ja"')])]))
     assert quoted[0].intervals[0].text == 'hij zei "ja"'
 
 
 def test_parse_textgrid_garbage_and_truncation_raise_naming_the_file():
     with pytest.raises(CorpusError, match=r"x\.ort: not a Praat text file"):
-        cgn.parse_textgrid('"hello" "world"', "x.ort")
+        parse_textgrid('"hello" "world"', "x.ort")
     full = textgrid(6.0, REC1)
     with pytest.raises(CorpusError, match=r"x\.ort: ends early"):
-        cgn.parse_textgrid(full[:full.index('"Het')], "x.ort")
+        parse_textgrid(full[:full.index('"Het')], "x.ort")
     with pytest.raises(CorpusError, match=r"x\.ort:\d+: string never closed"):
-        cgn.parse_textgrid(full[:full.index("zeg*a")], "x.ort")
+        parse_textgrid(full[:full.index("zeg*a")], "x.ort")
     with pytest.raises(CorpusError, match=r"x\.ort:1: unexpected '\{'"):
-        cgn.parse_textgrid("{binary}", "x.ort")
+        parse_textgrid("{binary}", "x.ort")
 
 
 def test_prepare_cgn_writes_valid_flemish_dir_with_normalised_text(cgn_root, tmp_path):
@@ -114,17 +121,17 @@ def test_prepare_cgn_regions_select_recordings(cgn_root, tmp_path):
 
 def test_split_is_speaker_disjoint_seeded_and_feeds_the_text_corpus(cgn_root, tmp_path):
     out = cgn.prepare_cgn(cgn_root, tmp_path / "out", nj=1, seed=3)
-    spk = {s: set(read_kaldi_map(out[s] / "utt2spk").values()) for s in cgn.SPLITS}
+    spk = {s: set(read_kaldi_map(out[s] / "utt2spk").values()) for s in SPLITS}
     assert all(spk.values())
     assert not spk["train"] & spk["dev"] and not spk["train"] & spk["test"]
     assert not spk["dev"] & spk["test"]
     assert set().union(*spk.values()) == set(read_kaldi_map(out["all"] / "utt2spk").values())
-    for s in cgn.SPLITS:
+    for s in SPLITS:
         validate_data_dir(out[s])
         assert "split by speaker (seed 3" in (out[s] / "PROVENANCE.md").read_text()
         assert set(read_kaldi_map(out[s] / "utt2dur")) == set(read_kaldi_map(out[s] / "text"))
-    again = cgn.split_by_speaker(out["all"], seed=3)
-    assert {s: set(read_kaldi_map(again[s] / "utt2spk").values()) for s in cgn.SPLITS} == spk
+    again = split_by_speaker(out["all"], seed=3)
+    assert {s: set(read_kaldi_map(again[s] / "utt2spk").values()) for s in SPLITS} == spk
     assert out["text"] == tmp_path / "out/cgn_vl_text/sentences.txt"
     sentences = out["text"].read_text(encoding="utf-8").splitlines()
     assert sentences == sorted(set(sentences), key=sentences.index)  # no duplicates
@@ -133,15 +140,15 @@ def test_split_is_speaker_disjoint_seeded_and_feeds_the_text_corpus(cgn_root, tm
 
 def test_assign_speakers_needs_three_and_checks_ratios():
     spk = {f"s{i}": 10.0 + i for i in range(20)}
-    a = cgn.assign_speakers(spk, seed=1)
-    assert a == cgn.assign_speakers(spk, seed=1) and set(a.values()) == set(cgn.SPLITS)
+    a = assign_speakers(spk, seed=1)
+    assert a == assign_speakers(spk, seed=1) and set(a.values()) == set(SPLITS)
     held = sum(spk[s] for s, part in a.items() if part == "test")
     assert held <= 0.1 * sum(spk.values()) + max(spk.values())
-    assert set(cgn.assign_speakers({"a": 1.0, "b": 1.0, "c": 50.0}).values()) == set(cgn.SPLITS)
+    assert set(assign_speakers({"a": 1.0, "b": 1.0, "c": 50.0}).values()) == set(SPLITS)
     with pytest.raises(CorpusError, match="at least 3"):
-        cgn.assign_speakers({"a": 1.0, "b": 2.0})
+        assign_speakers({"a": 1.0, "b": 2.0})
     with pytest.raises(ConfigError, match="dev_ratio"):
-        cgn.assign_speakers(spk, dev_ratio=0.6, test_ratio=0.5)
+        assign_speakers(spk, dev_ratio=0.6, test_ratio=0.5)
 
 
 def test_prepare_cgn_rerun_keeps_cut_segments(cgn_root, tmp_path):
@@ -178,7 +185,7 @@ def test_malformed_recordings_are_skipped_with_reasons(cgn_root, tmp_path):
     text = read_kaldi_map(out["all"] / "text")
     assert text["cgn_V40005_fv400004_00001000"] == "eerste zin"
     with pytest.raises(CorpusError, match=r"fv400003\.ort\.gz: cannot read the transcript"):
-        cgn.read_ort(annot / "fv400003.ort.gz")
+        read_ort(annot / "fv400003.ort.gz")
 
 
 def test_missing_layout_raises_naming_what_is_missing(cgn_root, tmp_path):
@@ -196,7 +203,7 @@ def test_missing_layout_raises_naming_what_is_missing(cgn_root, tmp_path):
     with pytest.raises(CorpusError, match="not a directory"):
         cgn.prepare_cgn(tmp_path / "nowhere", tmp_path / "out")
     with pytest.raises(ConfigError, match="letter a-o"):
-        cgn.check_layout(cgn_root, components=["z"])
+        check_layout(cgn_root, components=["z"])
 
 
 def test_nothing_usable_raises(cgn_root, tmp_path):
@@ -208,15 +215,15 @@ def test_nothing_usable_raises(cgn_root, tmp_path):
 
 def test_cap_hours_keeps_whole_recordings_in_seeded_order():
     def segs(rec, n):
-        return [cgn.Segment(f"s_{rec}_{i}", "s", rec, i, i + 1.0, "t", "t") for i in range(n)]
+        return [Segment(f"s_{rec}_{i}", "s", rec, i, i + 1.0, "t", "t") for i in range(n)]
     by_rec = {"r1": segs("r1", 3), "r2": segs("r2", 3), "r3": segs("r3", 3)}
     skips = SkipLog("t")
-    kept = cgn.cap_hours(by_rec, 4.5 / 3600, seed=1, skips=skips)
+    kept = cap_hours(by_rec, 4.5 / 3600, seed=1, skips=skips)
     assert sum(len(v) for v in kept.values()) == 4
     assert sorted(len(v) for v in kept.values()) == [1, 3]
     assert skips.counts() == {"over_max_hours": 2}
-    assert kept == cgn.cap_hours(by_rec, 4.5 / 3600, seed=1, skips=SkipLog("t"))
-    assert cgn.cap_hours(by_rec, None, 1, skips) is by_rec
+    assert kept == cap_hours(by_rec, 4.5 / 3600, seed=1, skips=SkipLog("t"))
+    assert cap_hours(by_rec, None, 1, skips) is by_rec
 
 
 def test_overlap_search_matches_brute_force():
@@ -226,7 +233,7 @@ def test_overlap_search_matches_brute_force():
     for s in rng.uniform(-5, 105, 300):
         e = s + rng.uniform(0.01, 8)
         brute = any(min(e, b) - max(s, a) > 0.05 for a, b in zip(starts, ends))
-        assert cgn._overlaps(s, e, starts, ends) == brute
+        assert _overlaps(s, e, starts, ends) == brute
 
 
 def test_overlapping_speech_kept_on_request(cgn_root, tmp_path):
@@ -239,14 +246,14 @@ def test_overlapping_speech_kept_on_request(cgn_root, tmp_path):
 
 def test_hold_out_speakers_is_seeded_and_leaves_the_pool_speakers():
     spk = {f"s{i}": 10.0 + i for i in range(20)}
-    held = cgn.hold_out_speakers(spk, 0.1, seed=1)
-    assert held == cgn.hold_out_speakers(spk, 0.1, seed=1) != cgn.hold_out_speakers(spk, 0.1, 2)
+    held = hold_out_speakers(spk, 0.1, seed=1)
+    assert held == hold_out_speakers(spk, 0.1, seed=1) != hold_out_speakers(spk, 0.1, 2)
     assert 0 < sum(spk[s] for s in held) <= 0.1 * sum(spk.values())
-    assert cgn.hold_out_speakers({"a": 1.0, "b": 99.0}, 0.01) in ({"a"}, {"b"})  # >= 1 each
+    assert hold_out_speakers({"a": 1.0, "b": 99.0}, 0.01) in ({"a"}, {"b"})  # >= 1 each
     with pytest.raises(CorpusError, match="at least 2"):
-        cgn.hold_out_speakers({"a": 1.0}, 0.1)
+        hold_out_speakers({"a": 1.0}, 0.1)
     with pytest.raises(ConfigError, match="text_ratio"):
-        cgn.hold_out_speakers(spk, 1.0)
+        hold_out_speakers(spk, 1.0)
 
 
 def test_prepare_cgn_recipe_marker_options_and_foreign_dirs(cgn_root, tmp_path):
@@ -255,16 +262,16 @@ def test_prepare_cgn_recipe_marker_options_and_foreign_dirs(cgn_root, tmp_path):
     foreign.mkdir(parents=True)
     (foreign / "wav.scp").write_text("u1 /my/own.wav\n")
     with pytest.raises(DataDirError, match=r"train_nl: holds data that this preparation \(CGN\)"):
-        cgn.prepare_cgn_recipe(cgn_root, data, nj=1)
+        prepare_cgn_recipe(cgn_root, data, nj=1)
     assert (foreign / "wav.scp").read_text() == "u1 /my/own.wav\n"
     shutil.rmtree(foreign)
-    out = cgn.prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001)
+    out = prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001)
     assert set(out) == {"pool", "dev", "train", "test", "text"}
     assert len(read_kaldi_map(out["dev"] / "utt2spk")) == 1  # capped, at least one utterance
     stamp = (data / ".cgn_nl.done").stat().st_mtime_ns
-    assert cgn.prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001) == out
+    assert prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001) == out
     assert (data / ".cgn_nl.done").stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match=r"other options.*text_ratio.*--force"):
-        cgn.prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001, text_ratio=0.3)
-    cgn.prepare_cgn_recipe(cgn_root, data, nj=1, text_ratio=0.3, force=True)
+        prepare_cgn_recipe(cgn_root, data, nj=1, dev_max_hours=0.0001, text_ratio=0.3)
+    prepare_cgn_recipe(cgn_root, data, nj=1, text_ratio=0.3, force=True)
     assert json.loads((data / ".cgn_nl.done").read_text())["options"]["text_ratio"] == 0.3

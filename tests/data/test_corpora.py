@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from espnet_ext.data.corpora import asterisk, festvox_ru, fillets
-from espnet_ext.data.corpora._common import SkipLog
+from espnet_ext.data.corpora.items import SkipLog
 from espnet_ext.data.corpora.offline import (
     DONE_MARKER, prepare_offline_corpus, split_by_text, subsample,
 )

@@ -11,10 +11,11 @@ import pytest
 import soundfile as sf
 
 from espnet_ext.data.corpora import common_voice, fleurs, mls
-from espnet_ext.data.corpora._common import OWNER_FILE, RawItem, SkipLog, pick_items
+from espnet_ext.data.corpora.items import RawItem, SkipLog, pick_items
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from espnet_ext.steps import OWNER_FILE
 from tests.data.external_fixtures import (
     build_common_voice_root, build_fleurs_root, build_mls_root, client, fleurs_row, tone,
 )

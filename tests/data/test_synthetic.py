@@ -6,13 +6,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from espnet_ext.data.corpora.synthetic import (
-    _parse_wav, make_jobs, prepare_synthetic_speech,
-)
+from espnet_ext.data.corpora.synthetic import make_jobs, prepare_synthetic_speech
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.data.subset import subset_by_hours
 from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError, DataDirError
+from espnet_ext.text.espeak import parse_wav
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
@@ -46,7 +45,7 @@ def test_parse_wav_reads_streamed_header():
     fmt = struct.pack("<HHIIHH", 1, 1, 22050, 44100, 2, 16)
     data = (b"RIFF" + struct.pack("<I", 0x7FFFF024) + b"WAVE" + b"fmt " + struct.pack("<I", 16)
             + fmt + b"data" + struct.pack("<I", 0x7FFFF000) + pcm)
-    samples, sr = _parse_wav(data, "x")
+    samples, sr = parse_wav(data, "x")
     assert sr == 22050 and samples.tolist() == [0.0, 0.5, -0.5, 0.0]
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from espnet_ext.errors import ConfigError
-from espnet_ext.text import phonemes
+from espnet_ext.text import espeak
 from espnet_ext.text.phonemes import graphemes, phone_inventory, phonemize
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
@@ -29,7 +29,7 @@ def test_dutch_numbers_punctuation_and_unknown_words():
 @needs_espeak
 def test_misbehaving_batch_is_redone_per_sentence(monkeypatch):
     calls = []
-    real = phonemes._espeak
+    real = espeak.phonemize_lines
 
     def flaky(sentences, voice):
         calls.append(len(sentences))
@@ -37,14 +37,14 @@ def test_misbehaving_batch_is_redone_per_sentence(monkeypatch):
             raise RuntimeError("espeak-ng returned 3 lines for 2")
         return real(sentences, voice)
 
-    monkeypatch.setattr(phonemes, "_espeak", flaky)
+    monkeypatch.setattr(espeak, "phonemize_lines", flaky)
     out = phonemize(["goede morgen", "dag"], "nl")
     assert calls == [2, 1, 1] and all(out)
 
 
 def test_grapheme_mode_and_logged_fallback_without_espeak(monkeypatch, caplog):
     assert phonemize(["Hallo, 12!"], "nl", mode="grapheme") == [list("hallo12")]
-    monkeypatch.setattr(phonemes.shutil, "which", lambda name: None)
+    monkeypatch.setattr(espeak.shutil, "which", lambda name: None)
     with caplog.at_level(logging.WARNING):
         assert phonemize(["Dag"], "nl") == [graphemes("dag")]
     assert "espeak-ng not found" in caplog.text

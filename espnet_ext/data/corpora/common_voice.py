@@ -30,10 +30,9 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet_ext.data.corpora._common import (
-    RawItem, SkipLog, SourceInfo, licence_file, prepare_split_dirs, read_tsv,
-    warn_if_other_language,
-)
+from espnet_ext.data.corpora.items import RawItem, SkipLog
+from espnet_ext.data.corpora.provenance import SourceInfo, licence_file
+from espnet_ext.data.corpora.splits import prepare_split_dirs, read_tsv, warn_if_other_language
 from espnet_ext.data.kaldi import make_id
 from espnet_ext.errors import CorpusError
 from espnet_ext.fileio import PathLike

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from espnet_ext.data.corpora._common import (
-    RawItem, SkipLog, SourceInfo, require_path, write_source_dir,
-)
+from espnet_ext.data.corpora.debian import require_path
+from espnet_ext.data.corpora.items import RawItem, SkipLog
+from espnet_ext.data.corpora.provenance import SourceInfo
+from espnet_ext.data.corpora.source_dir import write_source_dir
 from espnet_ext.data.kaldi import make_id
 from espnet_ext.fileio import PathLike
 

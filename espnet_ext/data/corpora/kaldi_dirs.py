@@ -20,9 +20,9 @@ list), ``no_audio``, ``unreadable_audio``, ``empty_after_normalization``.
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet_ext.data.corpora._common import (
-    SPLITS, RawItem, SkipLog, SourceInfo, prepare_split_dirs,
-)
+from espnet_ext.data.corpora.items import RawItem, SkipLog
+from espnet_ext.data.corpora.provenance import SourceInfo
+from espnet_ext.data.corpora.splits import SPLITS, prepare_split_dirs
 from espnet_ext.data.kaldi import read_kaldi_map
 from espnet_ext.errors import CorpusError
 from espnet_ext.fileio import PathLike

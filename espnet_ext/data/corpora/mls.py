@@ -27,9 +27,10 @@ from typing import Dict, List, Optional, Tuple
 
 import soundfile as sf
 
-from espnet_ext.data.corpora._common import (
-    SPLITS, RawItem, SkipLog, SourceInfo, licence_file, prepare_split_dirs, read_tsv,
-    warn_if_other_language,
+from espnet_ext.data.corpora.items import RawItem, SkipLog
+from espnet_ext.data.corpora.provenance import SourceInfo, licence_file
+from espnet_ext.data.corpora.splits import (
+    SPLITS, prepare_split_dirs, read_tsv, warn_if_other_language,
 )
 from espnet_ext.data.kaldi import make_id
 from espnet_ext.errors import CorpusError

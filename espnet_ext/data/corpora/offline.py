@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet_ext.data.corpora import asterisk, festvox_ru, fillets
-from espnet_ext.data.corpora._common import PROVENANCE_FILE, marker_is_current
+from espnet_ext.data.corpora.provenance import PROVENANCE_FILE
+from espnet_ext.data.corpora.splits import marker_is_current
 from espnet_ext.data.kaldi import (
     Utterance, read_data_dir, read_kaldi_map, write_data_dir, write_kaldi_map,
 )

@@ -18,16 +18,11 @@ rerun reuses existing files safely and only synthesises what is missing.
 
 import hashlib
 import logging
-import re
-import shutil
-import struct
-import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
 import soundfile as sf
 
 from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
@@ -36,10 +31,10 @@ from espnet_ext.data.validate import validate_data_dir
 from espnet_ext.errors import ConfigError, CorpusError
 from espnet_ext.fileio import PathLike, atomic_write_text
 from espnet_ext.steps import DONE_FILE, is_done, item_random, mark_done
+from espnet_ext.text import espeak
 
 logger = logging.getLogger(__name__)
 
-ESPEAK = "espeak-ng"
 # espeak-ng variants (``espeak-ng --voices=variant``) that sound like different adult speakers;
 # novelty variants (whisper, robots, "Demonic") are left out. m* male, f* female, klatt* use
 # the Klatt synthesiser (a different voice source).
@@ -69,77 +64,10 @@ class SynthJob:
     wav_path: str
 
 
-def _espeak_version(espeak: str) -> str:
-    out = subprocess.run([espeak, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.strip()
-
-
-def check_voices(voices: Sequence[str], espeak: str = ESPEAK) -> None:
-    """Check that espeak-ng is installed and knows every ``lang[+variant]`` in ``voices``.
-
-    espeak-ng silently falls back to its default voice for an unknown variant, so this is the
-    only place a misspelt variant is caught.
-
-    Raises:
-        CorpusError: espeak-ng missing (names the package to install).
-        ConfigError: an unknown language or variant (lists the valid variants).
-    """
-    if shutil.which(espeak) is None:
-        raise CorpusError(
-            f"'{espeak}' not found; install it with `apt-get install -y espeak-ng` "
-            "(listed in tools/debian_packages.d/pretrain.txt)"
-        )
-    listing = subprocess.run([espeak, "--voices=variant"], capture_output=True, text=True,
-                             check=False).stdout
-    variants = set(re.findall(r"!v/(\S+)", listing))
-    for voice in voices:
-        lang, _, variant = voice.partition("+")
-        out = subprocess.run([espeak, f"--voices={lang}"], capture_output=True, text=True,
-                             check=False).stdout
-        if len(out.strip().splitlines()) < 2:
-            raise ConfigError(f"espeak-ng voice '{voice}': no voice for language '{lang}'")
-        if variant and variant not in variants:
-            raise ConfigError(
-                f"espeak-ng voice '{voice}': unknown variant '{variant}'; "
-                f"known: {' '.join(sorted(variants))}"
-            )
-
-
-def _parse_wav(data: bytes, what: str) -> Tuple[np.ndarray, int]:
-    """Decode espeak-ng's streamed WAV (its header sizes are placeholders, so read the chunks)."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise RuntimeError(f"{what}: espeak-ng did not produce WAV ({len(data)} bytes)")
-    pos, sr, bits, channels = 12, None, None, None
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        if cid == b"fmt ":
-            _, channels, sr = struct.unpack("<HHI", data[pos + 8:pos + 16])
-            bits = struct.unpack("<H", data[pos + 22:pos + 24])[0]
-        elif cid == b"data":
-            if sr is None or bits != 16:
-                raise RuntimeError(f"{what}: unexpected WAV format (bits={bits})")
-            pcm = data[pos + 8:pos + 8 + min(size, len(data) - pos - 8)]
-            pcm = pcm[: len(pcm) // (2 * channels) * 2 * channels]
-            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-            return samples.reshape(-1, channels) if channels > 1 else samples, sr
-        pos += 8 + size + (size & 1)
-    raise RuntimeError(f"{what}: no data chunk in espeak-ng output")
-
-
-def _synthesize(job: SynthJob, espeak: str = ESPEAK) -> float:
+def _synthesize(job: SynthJob) -> float:
     """Synthesise one job to its 16 kHz WAV; returns its duration in seconds."""
-    proc = subprocess.run(
-        [espeak, "-v", job.voice, "-s", str(job.rate), "-p", str(job.pitch), "-b", "1",
-         "--stdout"],
-        input=job.text.encode("utf-8"), capture_output=True, check=False,
-    )
     what = f"utterance '{job.utt_id}' (voice {job.voice}, text '{job.text[:60]}')"
-    if proc.returncode != 0 or not proc.stdout:
-        raise CorpusError(
-            f"{what}: espeak-ng failed (exit {proc.returncode}): "
-            f"{proc.stderr.decode(errors='replace').strip()[-300:]}"
-        )
-    samples, sr = _parse_wav(proc.stdout, what)
+    samples, sr = espeak.synthesize_wav(job.text, job.voice, job.rate, job.pitch, what)
     mono = to_mono_16k(samples, sr)
     if mono.size == 0:
         raise CorpusError(f"{what}: espeak-ng produced no samples")
@@ -253,7 +181,7 @@ def prepare_synthetic_speech(
         raise ConfigError(f"hours must be > 0, got {hours}")
     if not (rate_range[0] <= rate_range[1] and 0 <= pitch_range[0] <= pitch_range[1] <= 99):
         raise ConfigError(f"bad rate_range {rate_range} or pitch_range {pitch_range} (0..99)")
-    check_voices(voices)
+    espeak.check_cli_voices(voices)
     if not text_file.is_file():
         _read_sentences(text_file)  # raises naming the file
     options = {
@@ -261,7 +189,7 @@ def prepare_synthetic_speech(
         "text_sha1": hashlib.sha1(text_file.read_bytes()).hexdigest(),
         "audio_dir": str(audio_dir.resolve()), "lang": lang, "hours": hours, "voices": voices,
         "seed": seed, "rate_range": list(rate_range), "pitch_range": list(pitch_range),
-        "espeak": _espeak_version(ESPEAK),
+        "espeak": espeak.cli_version(),
     }
     done = out_dir / DONE_FILE
     if is_done(done, options, force=force):

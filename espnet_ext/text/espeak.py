@@ -1,68 +1,182 @@
-"""Probe sets with exact phone timings: sentences read by espeak-ng, with its own phoneme events.
+"""Every call to espeak-ng: its command line, libespeak-ng through ctypes, voices, phoneme events.
 
-A linear phone probe needs frame-level phone labels. For Czech, Spanish and the other languages we
-evaluate on we have no phone-level acoustic model, so CTC/HMM forced alignment of real speech is
-not an option (and its labels would carry that model's errors and biases into the comparison).
+Two interfaces, each where it is needed:
+
+- **The ``espeak-ng`` program** (:func:`phonemize_lines`, :func:`synthesize_wav`,
+  :func:`check_cli_voices`): text -> IPA phones (:mod:`espnet_ext.text.phonemes`) and speech
+  for the synthetic pre-training set (:mod:`espnet_ext.data.corpora.synthetic`).
+- **libespeak-ng** (:class:`Espeak`, :func:`synthesize_utterance`): speech with the exact time
+  of every phone, for probe sets (:mod:`espnet_ext.analysis.probe_speech`) and per-phone
+  durations (:mod:`espnet_ext.pretrain.text_data`). The program cannot report timings.
+
 A synthesiser knows exactly which phone it produces when: libespeak-ng reports an
 ``espeakEVENT_PHONEME`` event (phone name in IPA, position in output samples) for every phone it
-renders, so synthetic speech comes with exact labels, for any language espeak-ng has a voice for.
-MBROLA (diphone voices, which also report timings) is not used: the ``mbrola`` binary and its
-voices are not installable from this Debian release's archive; espeak-ng's own formant voices
-need only the ``espeak-ng`` package (``libespeak-ng1``).
-
-libespeak-ng is called through ``ctypes`` (no Python binding is installed). The struct layouts
+renders. It is called through ``ctypes`` (no Python binding is installed). The struct layouts
 below are those of espeak-ng 1.51's ``speak_lib.h`` (the header itself is not installed); they are
 checked on every utterance: phone positions must not decrease and must lie within the audio.
 
-Probe-set layout (``prepare_probe_set``)::
-
-    <out_dir>/wav/<utt>.wav     16 kHz mono PCM16 (espeak-ng's 22.05 kHz, resampled)
-    <out_dir>/{wav.scp,text,utt2spk,spk2utt,utt2lang}   a Kaldi data dir (speaker = voice)
-    <out_dir>/phones.ctm        utt 1 start dur phone   (seconds; pauses are ``sil``)
-    <out_dir>/.done             the options (JSON), written last; a rerun with the same reuses it
-
-Phone names are espeak-ng's IPA (length marks kept, stress marks removed, as in
-:mod:`espnet_ext.text.phonemes`). Events with an empty IPA name become ``sil``: these are
-espeak-ng's pauses (between clauses, at the start and end, the short ``_!`` before some words)
-and a few modifier phonemes that have no IPA symbol (Dutch ``!``, Czech/Spanish ``;``; measured
-on 80 test sentences each: 0.5% of the Dutch and 0.2% of the Czech audio). IPA mode cannot tell
-the two apart, and those segments are too few to matter. Zero-length events (word-boundary
-markers) cover no audio and are left out.
+Phone names are espeak-ng's IPA with stress marks removed (they are not segments) and length
+marks kept (Dutch vowel length is phonemic), the same for both interfaces. Events with an empty
+IPA name become ``sil``: these are espeak-ng's pauses (between clauses, at the start and end, the
+short ``_!`` before some words) and a few modifier phonemes that have no IPA symbol (Dutch ``!``,
+Czech/Spanish ``;``; measured on 80 test sentences each: 0.5% of the Dutch and 0.2% of the Czech
+audio). IPA mode cannot tell the two apart, and those segments are too few to matter. Zero-length
+events (word-boundary markers) cover no audio and are left out.
 
 espeak-ng's output is not a pure function of one sentence: its pitch-flutter state carries over
 from one sentence to the next, so phone boundaries move by a few samples with what was read
-before. A probe set is therefore built in one pass, in a fixed order, and then reused from disk;
-its ``.done`` options (not the audio bytes) define it.
+before.
+
+MBROLA voices (``mb-nl2`` ...) are not used: the ``mbrola`` binary and its voices are not
+installable from this Debian release's archive; espeak-ng's own formant voices need only the
+``espeak-ng`` package (``libespeak-ng1``).
 """
 
 import ctypes
 import ctypes.util
-import hashlib
 import logging
+import re
 import shutil
+import struct
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from espnet_ext.data.audio import TARGET_SR, to_mono_16k, write_wav_16k
-from espnet_ext.data.kaldi import Utterance, make_id, read_kaldi_map, write_data_dir
-from espnet_ext.data.validate import validate_data_dir
-from espnet_ext.errors import ConfigError, CorpusError, DataDirError
-from espnet_ext.fileio import PathLike, atomic_write_text
-from espnet_ext.steps import DONE_FILE, is_done, item_random, mark_done, seeded_shuffle
-from espnet_ext.versioning import PROBE_SET
+from espnet_ext.data.audio import TARGET_SR, to_mono_16k
+from espnet_ext.errors import ConfigError, CorpusError
 
 logger = logging.getLogger(__name__)
 
-SIL = "sil"
-PROBE_SET_VERSION = PROBE_SET.current
+ESPEAK = "espeak-ng"
 LIB_NAMES = ("libespeak-ng.so.1", "espeak-ng")
+SIL = "sil"
 DEFAULT_RATE = 175  # espeak-ng's default speaking rate (words per minute)
 DEFAULT_PITCH = 50  # espeak-ng's default pitch (0..99)
 _STRESS = str.maketrans("", "", "ˈˌ'")
+_INSTALL = ("install the Debian package espeak-ng (`apt-get install -y espeak-ng`, listed in "
+            "tools/debian_packages.d/pretrain.txt)")
+
+
+def strip_stress(ipa: str) -> str:
+    """``ipa`` without stress marks."""
+    return ipa.translate(_STRESS)
+
+
+# ----------------------------------------------------------------------------- the program
+
+
+def cli_available(espeak: str = ESPEAK) -> bool:
+    """True if the ``espeak-ng`` program is on PATH."""
+    return shutil.which(espeak) is not None
+
+
+def cli_version(espeak: str = ESPEAK) -> str:
+    """``espeak-ng --version`` (recorded in markers and provenance)."""
+    out = subprocess.run([espeak, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def parse_phone_line(line: str) -> List[str]:
+    """Phones of one ``--ipa=1 --sep=_`` output line (stress marks dropped)."""
+    # Phones joined by "_", words by spaces, stray "_" at word edges.
+    return [p for word in strip_stress(line).split() for p in word.split("_") if p]
+
+
+def phonemize_lines(sentences: Sequence[str], voice: str) -> List[str]:
+    """One espeak-ng call for many one-clause lines: their IPA output lines, in order.
+
+    Raises:
+        subprocess.SubprocessError, OSError: espeak-ng fails.
+        RuntimeError: the output line count does not match.
+    """
+    proc = subprocess.run([ESPEAK, "-q", "--ipa=1", "--sep=_", "-v", voice],
+                          input="\n".join(sentences) + "\n", capture_output=True, text=True,
+                          check=True, timeout=600)
+    lines = proc.stdout.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) != len(sentences):
+        raise RuntimeError(f"espeak-ng returned {len(lines)} lines for {len(sentences)}")
+    return lines
+
+
+def check_cli_voices(voices: Sequence[str], espeak: str = ESPEAK) -> None:
+    """Check that espeak-ng is installed and knows every ``lang[+variant]`` in ``voices``.
+
+    espeak-ng silently falls back to its default voice for an unknown variant, so this is the
+    only place a misspelt variant is caught.
+
+    Raises:
+        CorpusError: espeak-ng missing (names the package to install).
+        ConfigError: an unknown language or variant (lists the valid variants).
+    """
+    if not cli_available(espeak):
+        raise CorpusError(
+            f"'{espeak}' not found; install it with `apt-get install -y espeak-ng` "
+            "(listed in tools/debian_packages.d/pretrain.txt)"
+        )
+    listing = subprocess.run([espeak, "--voices=variant"], capture_output=True, text=True,
+                             check=False).stdout
+    variants = set(re.findall(r"!v/(\S+)", listing))
+    for voice in voices:
+        lang, _, variant = voice.partition("+")
+        out = subprocess.run([espeak, f"--voices={lang}"], capture_output=True, text=True,
+                             check=False).stdout
+        if len(out.strip().splitlines()) < 2:
+            raise ConfigError(f"espeak-ng voice '{voice}': no voice for language '{lang}'")
+        if variant and variant not in variants:
+            raise ConfigError(
+                f"espeak-ng voice '{voice}': unknown variant '{variant}'; "
+                f"known: {' '.join(sorted(variants))}"
+            )
+
+
+def parse_wav(data: bytes, what: str) -> Tuple[np.ndarray, int]:
+    """Decode espeak-ng's streamed WAV (its header sizes are placeholders, so read the chunks)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise RuntimeError(f"{what}: espeak-ng did not produce WAV ({len(data)} bytes)")
+    pos, sr, bits, channels = 12, None, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"fmt ":
+            _, channels, sr = struct.unpack("<HHI", data[pos + 8:pos + 16])
+            bits = struct.unpack("<H", data[pos + 22:pos + 24])[0]
+        elif cid == b"data":
+            if sr is None or bits != 16:
+                raise RuntimeError(f"{what}: unexpected WAV format (bits={bits})")
+            pcm = data[pos + 8:pos + 8 + min(size, len(data) - pos - 8)]
+            pcm = pcm[: len(pcm) // (2 * channels) * 2 * channels]
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+            return samples.reshape(-1, channels) if channels > 1 else samples, sr
+        pos += 8 + size + (size & 1)
+    raise RuntimeError(f"{what}: no data chunk in espeak-ng output")
+
+
+def synthesize_wav(text: str, voice: str, rate: int, pitch: int, what: str,
+                   espeak: str = ESPEAK) -> Tuple[np.ndarray, int]:
+    """Read ``text`` with the espeak-ng program: ``(samples float32, sample rate)``.
+
+    Raises:
+        CorpusError: espeak-ng fails or writes nothing (the message starts with ``what``).
+        RuntimeError: its output is not a 16-bit WAV.
+    """
+    proc = subprocess.run(
+        [espeak, "-v", voice, "-s", str(rate), "-p", str(pitch), "-b", "1", "--stdout"],
+        input=text.encode("utf-8"), capture_output=True, check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout:
+        raise CorpusError(
+            f"{what}: espeak-ng failed (exit {proc.returncode}): "
+            f"{proc.stderr.decode(errors='replace').strip()[-300:]}"
+        )
+    return parse_wav(proc.stdout, what)
+
+
+# ----------------------------------------------------------------------------- libespeak-ng
 
 # speak_lib.h (espeak-ng 1.51)
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -130,10 +244,8 @@ class Espeak:
             except OSError:
                 continue
         if lib is None:
-            raise CorpusError(
-                f"libespeak-ng not found (tried {', '.join(lib_names)}); install the Debian "
-                "package espeak-ng (`apt-get install -y espeak-ng`, listed in "
-                "tools/debian_packages.d/pretrain.txt)")
+            raise CorpusError(f"libespeak-ng not found (tried {', '.join(lib_names)}); "
+                              f"{_INSTALL}")
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
                                           ctypes.c_int]
@@ -285,7 +397,7 @@ def events_to_segments(events: Sequence[Tuple[int, str]], num_samples: int, samp
     def to16(pos: int) -> int:
         return min(n16, int(round(pos * TARGET_SR / sample_rate)))
 
-    bounds = [(0, SIL)] + [(to16(p), name.translate(_STRESS) or SIL) for p, name in events]
+    bounds = [(0, SIL)] + [(to16(p), strip_stress(name) or SIL) for p, name in events]
     segments: List[PhoneSegment] = []
     for i, (start, phone) in enumerate(bounds):
         end = bounds[i + 1][0] if i + 1 < len(bounds) else n16
@@ -320,8 +432,8 @@ def synthesize_utterance(text: str, voice: str, rate: int = DEFAULT_RATE,
     return wav, segments
 
 
-def check_voices(voices: Sequence[str], lang: str) -> None:
-    """Check that every voice exists; warn when one is not listed for ``lang``.
+def check_voice_languages(voices: Sequence[str], lang: str) -> None:
+    """Check that libespeak-ng knows every voice; warn when one is not listed for ``lang``.
 
     Raises:
         CorpusError: libespeak-ng missing; ConfigError: unknown voice or variant.
@@ -332,169 +444,3 @@ def check_voices(voices: Sequence[str], lang: str) -> None:
         if not any(v == lang or v.startswith(f"{lang}-") for v in langs):
             logger.warning("espeak-ng voice '%s' is listed for %s, not for '%s'", voice,
                            langs or "no language", lang)
-
-
-def select_sentences(text_file: PathLike, num_utts: int, seed: int) -> List[Tuple[str, str]]:
-    """The first ``num_utts`` non-empty sentences of a Kaldi ``text`` file after a seeded shuffle.
-
-    Args:
-        text_file: ``utt transcript`` lines (e.g. ``data/test_nl/text``).
-        num_utts: how many to take (all when there are fewer; logged).
-        seed: seeds the shuffle of the utterance ids (sorted first, so file order does not
-            matter).
-
-    Returns:
-        ``[(utt, transcript), ...]`` in shuffled order.
-
-    Raises:
-        DataDirError: the file is missing or malformed, or has no non-empty transcript.
-    """
-    text_file = Path(text_file)
-    texts = read_kaldi_map(text_file, allow_empty_value=True)
-    empty = [u for u, t in texts.items() if not t.strip()]
-    if empty:
-        logger.info("%s: skipped %d utterances with an empty transcript (e.g. '%s')", text_file,
-                    len(empty), empty[0])
-    utts = sorted(u for u, t in texts.items() if t.strip())
-    if not utts:
-        raise DataDirError(f"{text_file}: no utterance has a transcript; give a Kaldi text file "
-                           "('utt transcript' lines)")
-    utts = seeded_shuffle(utts, seed)
-    if len(utts) < num_utts:
-        logger.warning("%s: only %d non-empty transcripts, fewer than the %d asked for; using "
-                       "all", text_file, len(utts), num_utts)
-    return [(u, " ".join(texts[u].split())) for u in utts[:num_utts]]
-
-
-def is_probe_set_complete(out_dir: PathLike) -> bool:
-    """True if ``out_dir`` has its ``.done`` marker."""
-    return (Path(out_dir) / DONE_FILE).is_file()
-
-
-def prepare_probe_set(
-    text_file: PathLike,
-    out_dir: PathLike,
-    lang: str,
-    num_utts: int = 60,
-    voices: Optional[Sequence[str]] = None,
-    seed: int = 1,
-    rate: int = DEFAULT_RATE,
-    pitch: int = DEFAULT_PITCH,
-    force: bool = False,
-    progress: bool = True,
-) -> Path:
-    """Synthesise a probe set: sentences of ``text_file`` read by espeak-ng, with phone timings.
-
-    Args:
-        text_file: Kaldi ``text`` file of the language (e.g. ``data/test_nl/text``).
-        out_dir: where the probe set goes (layout in the module docstring); may be shared by
-            several upstreams.
-        lang: ISO 639-1 code (utt2lang; default voice).
-        num_utts: sentences to take (:func:`select_sentences`).
-        voices: espeak-ng voices; each utterance gets one, drawn from ``Random(f"{seed}:{utt}")``.
-            Default ``[lang]``.
-        seed: seeds the sentence choice and the voice of each utterance.
-        rate: words per minute; pitch: 0..99 (espeak-ng's defaults).
-        force: rebuild even when ``.done`` records the same options.
-        progress: tqdm bar over utterances.
-
-    Returns:
-        ``out_dir``.
-
-    Raises:
-        CorpusError: libespeak-ng missing or failing (names the utterance).
-        ConfigError: unknown voice, ``num_utts < 2``.
-        DataDirError: bad text file, or the written data dir fails validation.
-    """
-    from tqdm import tqdm
-
-    text_file, out_dir = Path(text_file), Path(out_dir)
-    voices = list(voices) if voices else [lang]
-    if num_utts < 2:
-        raise ConfigError(f"num_utts must be >= 2 (some to train the probe, some to test it), "
-                          f"got {num_utts}")
-    if not text_file.is_file():
-        raise DataDirError(f"{text_file}: text file not found; give a Kaldi text file such as "
-                           f"data/test_{lang}/text")
-    espeak = get_espeak()
-    check_voices(voices, lang)
-    options = {
-        "version": PROBE_SET_VERSION,
-        "text_file": str(text_file.resolve()),
-        "text_sha1": hashlib.sha1(text_file.read_bytes()).hexdigest(),
-        "lang": lang, "num_utts": num_utts, "voices": voices, "seed": seed,
-        "rate": rate, "pitch": pitch, "espeak": espeak.version,
-    }
-    if is_done(out_dir / DONE_FILE, options, force=force):
-        logger.info("probe set %s is up to date; reusing it", out_dir)
-        return out_dir
-    if (out_dir / "wav").is_dir():
-        shutil.rmtree(out_dir / "wav")  # files of other options would otherwise linger
-
-    sentences = select_sentences(text_file, num_utts, seed)
-    utts, ctm = [], []
-    for src_utt, text in tqdm(sentences, desc=f"synthesise {lang}", unit="utt",
-                              disable=not progress, mininterval=5.0):
-        voice = item_random(seed, src_utt).choice(voices)
-        spk = make_id("espeak", voice.replace("+", "-"))
-        utt = make_id(spk, src_utt)
-        wav, segments = synthesize_utterance(text, voice, rate, pitch,
-                                             what=f"{text_file}: utterance '{src_utt}'")
-        path = (out_dir / "wav" / f"{utt}.wav").resolve()
-        write_wav_16k(path, wav)
-        utts.append(Utterance(utt, spk, str(path), text, lang))
-        ctm += [f"{utt} 1 {s.start / TARGET_SR:.5f} {(s.end - s.start) / TARGET_SR:.5f} "
-                f"{s.phone}\n" for s in segments]
-    write_data_dir(out_dir, utts, overwrite=True)
-    # Segments of one utterance stay in time order; utterances sorted as in the data dir.
-    by_utt: Dict[str, List[str]] = {}
-    for line in ctm:
-        by_utt.setdefault(line.split(" ", 1)[0], []).append(line)
-    atomic_write_text(out_dir / "phones.ctm", "".join(l for u in sorted(by_utt)
-                                                      for l in by_utt[u]))
-    validate_data_dir(out_dir)
-    mark_done(out_dir / DONE_FILE, options)
-    logger.info("probe set %s: %d %s utterances, voices %s", out_dir, len(utts), lang,
-                " ".join(voices))
-    return out_dir
-
-
-def read_phone_ctm(path: PathLike) -> Dict[str, List[PhoneSegment]]:
-    """Read ``phones.ctm`` (``utt channel start dur phone``, seconds) as 16 kHz segments.
-
-    Raises:
-        DataDirError: a malformed line (names the file and line).
-    """
-    path = Path(path)
-    out: Dict[str, List[PhoneSegment]] = {}
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        f = line.split()
-        try:
-            utt, start, dur, phone = f[0], float(f[2]), float(f[3]), f[4]
-            if len(f) != 5:
-                raise ValueError
-        except (IndexError, ValueError):
-            raise DataDirError(f"{path}:{no}: expected 'utt channel start dur phone', got "
-                               f"{line!r}") from None
-        s = int(round(start * TARGET_SR))
-        out.setdefault(utt, []).append(PhoneSegment(s, s + int(round(dur * TARGET_SR)), phone))
-    return out
-
-
-def read_probe_set(out_dir: PathLike) -> List[Tuple[str, str, List[PhoneSegment]]]:
-    """The utterances of a complete probe set: ``[(utt, wav path, segments), ...]`` by utt.
-
-    Raises:
-        DataDirError: incomplete probe set, or an utterance without phone segments.
-    """
-    out_dir = Path(out_dir)
-    if not is_probe_set_complete(out_dir):
-        raise DataDirError(f"{out_dir}: not a complete probe set (no .done); build it with "
-                           "espnet_ext.analysis.phone_alignment.prepare_probe_set")
-    wavs = read_kaldi_map(out_dir / "wav.scp")
-    segs = read_phone_ctm(out_dir / "phones.ctm")
-    missing = [u for u in wavs if u not in segs]
-    if missing:
-        raise DataDirError(f"{out_dir}/phones.ctm: utterance '{missing[0]}' has no phone "
-                           "segments; rebuild the probe set with --force")
-    return [(u, wavs[u], segs[u]) for u in sorted(wavs)]
