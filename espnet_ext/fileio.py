@@ -8,7 +8,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, TextIO, Union
+from typing import Any, Iterator, TextIO, Union
 
 from espnet_ext.faults import fail_point
 
@@ -71,3 +71,30 @@ def atomic_torch_saves() -> Iterator[None]:
         yield
     finally:
         torch.save = original
+
+
+def read_yaml(path: PathLike, where: str = "") -> Any:
+    """The YAML document in ``path``.
+
+    Raises:
+        ConfigError: the file is not UTF-8 or not YAML: one line starting with ``where`` (default
+            the path), saying where in the file and what is wrong.
+    """
+    import yaml
+
+    from espnet_ext.errors import ConfigError
+
+    where = where or str(path)
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where}: not valid UTF-8 ({e.reason} at byte {e.start}); save it as "
+                          "UTF-8") from None
+    except yaml.YAMLError as e:
+        # one line: line and column, and what, without PyYAML's source excerpt
+        mark = getattr(e, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = ": ".join(str(p) for p in (getattr(e, "context", None),
+                                          getattr(e, "problem", None)) if p)
+        raise ConfigError(f"{where}: not valid YAML: {at}{what or ' '.join(str(e).split())}") \
+            from None

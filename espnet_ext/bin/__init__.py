@@ -56,3 +56,12 @@ def run_main(main: Callable[[], None]) -> None:
     )
     with exit_on_user_error():
         main()
+
+
+def upstream_out_dirs(parser, args) -> list:
+    """The (``--upstream``, ``--out_dir``) pairs of a CLI that handles several upstreams in one
+    process (imports cost more than one upstream's work); a count mismatch is a usage error."""
+    if len(args.upstream) != len(args.out_dir):
+        parser.error(f"{len(args.upstream)} --upstream but {len(args.out_dir)} --out_dir: give "
+                     "one --out_dir per --upstream")
+    return list(zip(args.upstream, args.out_dir))

@@ -13,10 +13,9 @@ import argparse
 import logging
 from pathlib import Path
 
-import yaml
-
 from espnet_ext.bin import run_main
 from espnet_ext.errors import ConfigError, XlingError
+from espnet_ext.fileio import read_yaml
 
 logger = logging.getLogger("espnet_ext")
 
@@ -27,15 +26,6 @@ KINDS = {
     "pretrain_config": "pre-training config",
     "degrade_config": "degradation config",
 }
-
-
-def yaml_error_line(e: yaml.YAMLError) -> str:
-    """A YAML error on one line: where (line:column) and what, without PyYAML's source excerpt."""
-    mark = getattr(e, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    what = ": ".join(str(p) for p in (getattr(e, "context", None), getattr(e, "problem", None))
-                    if p) or " ".join(str(e).split())
-    return where + what
 
 
 def check_yaml_mapping(path: str, kind: str, option: str) -> dict:
@@ -49,13 +39,7 @@ def check_yaml_mapping(path: str, kind: str, option: str) -> dict:
     if not p.is_file():
         raise ConfigError(f"{where}: {kind} not found" + (" (a directory)" if p.is_dir() else "")
                           + "; give the path of a YAML file (see conf/)")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{where}: not valid UTF-8 ({e.reason} at byte {e.start}); save it as "
-                          "UTF-8") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: not valid YAML: {yaml_error_line(e)}") from None
+    raw = read_yaml(p, where)
     if not isinstance(raw, dict):
         got = "an empty file" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError(f"{where}: expected a YAML mapping of option names ({kind}), got {got}")

@@ -17,7 +17,7 @@ Example::
 import argparse
 
 from espnet_ext.analysis.probe import SILENCE_MODES, ProbeOptions, phone_probe
-from espnet_ext.bin import run_main
+from espnet_ext.bin import run_main, upstream_out_dirs
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -58,14 +58,12 @@ def get_parser() -> argparse.ArgumentParser:
 def main() -> None:
     parser = get_parser()
     args = parser.parse_args()
-    if len(args.upstream) != len(args.out_dir):
-        parser.error(f"{len(args.upstream)} --upstream but {len(args.out_dir)} --out_dir: give "
-                     "one --out_dir per --upstream")
+    pairs = upstream_out_dirs(parser, args)
     voices = [v for arg in (args.voice or []) for v in arg.split(",") if v] or None
     options = ProbeOptions(seed=args.seed, train_fraction=args.train_fraction,
                            min_count=args.min_count, silence=args.silence, C=args.C,
                            max_iter=args.max_iter, device=args.device)
-    for upstream, out_dir in zip(args.upstream, args.out_dir):
+    for upstream, out_dir in pairs:
         result = phone_probe(upstream, args.lang, args.text, out_dir, num_utts=args.num_utts,
                              voices=voices, synth_dir=args.synth_dir, options=options,
                              force=args.force)

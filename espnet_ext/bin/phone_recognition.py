@@ -12,7 +12,7 @@ One process reads every upstream in turn (imports cost more than a head's traini
 
 import argparse
 
-from espnet_ext.bin import run_main
+from espnet_ext.bin import run_main, upstream_out_dirs
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -41,9 +41,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main() -> None:
     parser = get_parser()
     args = parser.parse_args()
-    if len(args.upstream) != len(args.out_dir):
-        parser.error(f"{len(args.upstream)} --upstream but {len(args.out_dir)} --out_dir: give "
-                     "one --out_dir per --upstream")
+    pairs = upstream_out_dirs(parser, args)
     from espnet_ext.analysis.phone_recognition import (
         PhoneRecognitionOptions,
         phone_recognition,
@@ -52,7 +50,7 @@ def main() -> None:
     options = PhoneRecognitionOptions(
         max_train_utts=args.max_train_utts, updates=args.updates, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, device=args.device)
-    for upstream, out_dir in zip(args.upstream, args.out_dir):
+    for upstream, out_dir in pairs:
         print(phone_recognition(upstream, args.lang, args.train_dir, args.test_dir, out_dir,
                                 options, force=args.force), flush=True)
 

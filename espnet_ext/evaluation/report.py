@@ -242,27 +242,24 @@ def read_layer_weights(exp_dir: Path, rows: List[Dict]) -> List[Dict]:
     return out
 
 
-def read_phone_recognition(exp_dir: Path) -> List[Dict]:
-    """Every ``phone_recognition/<upstream>/<lang>/result.json`` (stage 9)."""
+def _read_results(exp_dir: Path, pattern: str, what: str) -> List[Dict]:
     out = []
-    for f in sorted((exp_dir / "phone_recognition").glob("*/*/result.json")):
+    for f in sorted(exp_dir.glob(pattern)):
         try:
             out.append(json.loads(f.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as e:
-            raise XlingError(f"{f}: unreadable phone recognition result ({e}); rerun stage 9 "
-                             "with --force true")
+            raise XlingError(f"{f}: unreadable {what} ({e}); rerun stage 9 with --force true")
     return out
+
+
+def read_phone_recognition(exp_dir: Path) -> List[Dict]:
+    """Every ``phone_recognition/<upstream>/<lang>/result.json`` (stage 9)."""
+    return _read_results(exp_dir, "phone_recognition/*/*/result.json", "phone recognition result")
 
 
 def read_probes(exp_dir: Path) -> List[Dict]:
     """Every ``probe/<upstream>/<lang>/probe.json`` (stage 9)."""
-    out = []
-    for f in sorted((exp_dir / "probe").glob("*/*/probe.json")):
-        try:
-            out.append(json.loads(f.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as e:
-            raise XlingError(f"{f}: unreadable probe result ({e}); rerun stage 9 with --force true")
-    return out
+    return _read_results(exp_dir, "probe/*/*/probe.json", "probe result")
 
 
 # ---------------------------------------------------------------- plots
@@ -353,9 +350,10 @@ def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
 
 
 def plot_amounts(rows: List[Dict], labels: Mapping[str, Dict], out_dir: Path) -> Optional[Path]:
-    """Clean CER and WER vs hours of pre-training audio, one line per (config, arm) pre-trained
-    on several amounts (``labels``: :func:`label_heads`); fbank dashed, each config's random-init
-    control dotted (no pre-training audio: no place on a log axis)."""
+    """Clean CER and WER vs hours of pre-training audio, one line per pre-training config and arm
+    (``labels``: :func:`label_heads`); fbank dashed, each config's random-init control dotted (no
+    pre-training audio: no place on a log axis). None when there is no amount curve and no
+    control to compare with."""
     clean = [r for r in rows if r["condition"] == "clean"]
     lines = defaultdict(lambda: defaultdict(dict))
     controls = defaultdict(dict)
@@ -368,8 +366,8 @@ def plot_amounts(rows: List[Dict], labels: Mapping[str, Dict], out_dir: Path) ->
             controls[name][r["language"]] = r
         elif s["pretrain_hours"]:
             lines[name][r["language"]][s["pretrain_hours"]] = r
-    lines = {n: d for n, d in lines.items() if any(len(h) > 1 for h in d.values())}
-    if not lines:
+    # worth a plot: some line with several amounts, or amounts against an untrained control
+    if not lines or not (controls or any(len(h) > 1 for d in lines.values() for h in d.values())):
         return None
     langs = sorted({r["language"] for r in clean})
     plt, fig, axes = _metric_axes(langs)

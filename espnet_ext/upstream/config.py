@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
-import yaml
-
 from espnet_ext.errors import ConfigError
+from espnet_ext.fileio import read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONF_DIR = REPO_ROOT / "conf" / "upstream"
@@ -196,13 +195,7 @@ def load_upstream_config(name_or_path: Union[str, Path], conf_dir: Union[str, Pa
         raise ConfigError(f"upstream config {str(file)!r} not found; available in {conf_dir}: "
                           f"{', '.join(avail) or '(none)'}; or an s3prl hub name (python -m "
                           "espnet_ext.bin.list_upstreams lists them)")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{file}: not valid UTF-8 ({e.reason} at byte {e.start}); save it as "
-                          "UTF-8") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{file}: not valid YAML: {e}") from None
+    raw = read_yaml(file)
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of keys, got {type(raw).__name__}")
