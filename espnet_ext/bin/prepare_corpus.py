@@ -35,7 +35,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="language code: names the data dirs and selects the normaliser")
     parser.add_argument("--out_dir", required=True, help="data root, e.g. data")
     parser.add_argument("--max_utts", type=int, default=None,
-                        help="at most this many utterances per split (seeded; quick runs)")
+                        help="at most this many utterances per split (seeded; fast runs)")
     parser.add_argument("--seed", type=int, default=777, help="seed of the max_utts subset")
     parser.add_argument("--nj", type=int, default=2, help="audio conversion processes")
     parser.add_argument("--force", action="store_true",

@@ -21,7 +21,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dev_ratio", type=float, default=0.1)
     parser.add_argument("--test_ratio", type=float, default=0.1)
     parser.add_argument("--max_utts_per_lang", type=int, default=None,
-                        help="keep at most this many utterances per language (quick/CI runs)")
+                        help="keep at most this many utterances per language (fast/CI runs)")
     parser.add_argument("--nj", type=int, default=2, help="audio conversion processes")
     parser.add_argument("--force", action="store_true",
                         help="rebuild even if a run with other options finished")

@@ -1,4 +1,4 @@
-"""Stage-level integration: the default recipe's quick variant end to end on the real offline
+"""Stage-level integration: the default recipe's fast variant end to end on the real offline
 corpus (Debian packages installed by tools/install.sh), then a rerun that must do no work.
 
 This is the CI smoke run of the recipe: slow (minutes), but never skipped in CI.
@@ -43,7 +43,7 @@ needs_corpora = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory) -> Path:
-    """One full quick run shared by the tests of this module (it takes minutes)."""
+    """One full fast run shared by the tests of this module (it takes minutes)."""
     tmp_path = tmp_path_factory.mktemp("fast_recipe")
     proc = run_recipe(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -51,13 +51,13 @@ def fast_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # builds the shared quick run (about 10 min on 2 free cores)
+@pytest.mark.timeout(3600)  # builds the shared fast run (about 10 min on 2 free cores)
 @needs_corpora
 def test_fast_recipe_end_to_end_then_rerun_does_nothing(fast_run):
     tmp_path = fast_run
 
     results = json.loads((tmp_path / "exp" / "results" / "results.json").read_text())
-    # fbank plus every (pre-training config x amount) of the quick variant, on both languages
+    # fbank plus every (pre-training config x amount) of the fast variant, on both languages
     pretrained = {"xling_apc_fast_0.02h", "xling_mpc_fast_0h",
                   "xling_mpc_fast_0.04h", "xling_mpc_fast_twin_0.04h"}
     # every upstream x language x (clean + the conditions of conf/degrade/quick.yaml)
@@ -201,7 +201,7 @@ def results_files(root: Path) -> Dict[str, bytes]:
 @pytest.mark.timeout(3600)
 @needs_corpora
 def test_second_run_killed_in_every_stage_ends_byte_identical(fast_run, tmp_path):
-    """The quick recipe again, in a new place: each stage is killed -9 (whole process group) at
+    """The fast recipe again, in a new place: each stage is killed -9 (whole process group) at
     about a third and two thirds of its uninterrupted duration, then the same command finishes
     it. Every results file equals the first run's byte for byte: reruns are exact, and a kill at
     any point neither corrupts an output nor changes a number."""
@@ -248,15 +248,15 @@ FAIL_POINTS = {1: "degraded_wavs", 2: "token_list", 3: "saving_1epoch.pth", 4: "
 @pytest.mark.timeout(3600)
 @needs_corpora
 def test_second_run_crashed_in_every_stage_ends_byte_identical(fast_run, tmp_path):
-    """The quick recipe again, in a new place, one stage at a time: each stage dies abruptly at a
+    """The fast recipe again, in a new place, one stage at a time: each stage dies abruptly at a
     named failure point (XLING_FAIL_AT: the whole process group gets SIGKILL, as under kill -9),
     and stage 6 is killed -9 from outside right after a training's first checkpoint; then the same
     command finishes the stage. Every results file equals the first run's byte for byte: reruns
     are exact, and a crash neither corrupts an output nor changes a number.
 
-    To halve its time this run evaluates one of the quick run's two languages (every upstream,
-    pre-training included): each of its test sets' and probes' results must equal the quick
-    run's, and its report (of one language, so not the quick run's) must equal an uninterrupted
+    To halve its time this run evaluates one of the fast run's two languages (every upstream,
+    pre-training included): each of its test sets' and probes' results must equal the fast
+    run's, and its report (of one language, so not the fast run's) must equal an uninterrupted
     rerun of stage 10."""
     log = tmp_path / "log.txt"
     lang = "es"
@@ -421,7 +421,7 @@ def test_new_language_from_a_kaldi_data_dir_only(fast_run, tmp_path):
 def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run, tmp_path):
     """--seeds "1 2": APC pre-training and the fbank and APC downstreams once per seed (seed 1,
     the --seed, keeps the plain names; seed 2 gets _seed2); the report averages over seeds.
-    Seed 1's runs are the quick run's (copied, so the shared run stays as it is): only seed 2
+    Seed 1's runs are the fast run's (copied, so the shared run stays as it is): only seed 2
     trains."""
     exp, dump = tmp_path / "exp", tmp_path / "dump"
     seed1 = ["pretrain_apc_fast_0.02h", "asr_fbank_es", "asr_xling_apc_fast_0.02h_es",
@@ -436,7 +436,7 @@ def test_seeds_repeat_pretraining_and_downstream_and_report_the_spread(fast_run,
                     dump / "feats" / "xling_apc_fast_0.02h", symlinks=True)
     trained = {run: (exp / run / "valid.acc.ave.pth").read_bytes() for run in seed1[1:3]}
     proc = subprocess.run(
-        # the quick run's degraded conditions too: seed 1 was decoded under them
+        # the fast run's degraded conditions too: seed 1 was decoded under them
         ["./run.sh", "--fast", "true", "--stage", "3", "--languages", "es", "--seeds", "1 2",
          "--pretrain_configs", "conf/pretrain/apc_fast.yaml:0.02",
          "--probe_languages", "es", "--datadir", str(fast_run / "data"),

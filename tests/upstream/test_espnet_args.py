@@ -52,7 +52,7 @@ def test_fine_tuning_limits_are_clear_errors(kwargs, msg):
 
 
 def _asr_model(input_args, tmp_path):
-    """The quick ASR config built as stage 6 builds it, with the given input arguments."""
+    """The fast ASR config built as stage 6 builds it, with the given input arguments."""
     from espnet_ext.bin.asr_train import register_frontends
     from tests.test_configs import TOKENS, build_training
 

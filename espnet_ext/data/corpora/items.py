@@ -74,7 +74,7 @@ def pick_items(
     """The items whose audio is usable, at most ``max_utts`` of them (seeded, deterministic).
 
     With ``max_utts``, items are tried in the order of a seeded hash of their id until enough
-    are found, so a quick run only looks at the files it needs. Items whose audio ``locate``
+    are found, so a fast run only looks at the files it needs. Items whose audio ``locate``
     rejects are recorded in ``skips`` (reason from ``locate``, by default ``no_audio``).
 
     Args:

@@ -17,7 +17,7 @@ Output (``<out_root>/<data_dir>/``)::
 Splitting is by sentence: utterances are grouped by normalised text, groups are ordered by a
 hash of ``(seed, text)`` and dealt to test, then dev, then train until each holds about its
 share of utterances, so no sentence appears in two sets. ``max_utts_per_lang`` first keeps a
-deterministic (seeded hash) subset of each language's utterances, for quick/CI runs.
+deterministic (seeded hash) subset of each language's utterances, for fast/CI runs.
 
 Each language is built on its own, so the build is incremental per language: a call with the
 same shared options (seed, ratios, ``max_utts_per_lang``, paths) builds only the languages not yet

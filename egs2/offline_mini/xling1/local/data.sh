@@ -14,7 +14,7 @@ set -euo pipefail
 
 datadir=data
 languages="nl cs es fr it ru"
-max_utts_per_lang=0     # >0: deterministic subsample per language (quick variant)
+max_utts_per_lang=0     # >0: deterministic subsample per language (fast variant)
 pretrain_hours=2        # hours of synthetic Dutch speech for pre-training
 nj=2
 seed=1
