@@ -13,3 +13,9 @@ from pathlib import Path as _Path
 _NLTK_STANDINS = _Path(__file__).resolve().parent.parent / "tools" / "nltk_data"
 if _NLTK_STANDINS.is_dir():
     _os.environ.setdefault("NLTK_DATA", str(_NLTK_STANDINS))
+
+# Known harmless third-party warnings and notices are filtered before anything imports s3prl,
+# torchaudio or ESPnet (XLING_SHOW_ALL_WARNINGS=1 shows them): see espnet_ext.quiet.
+from espnet_ext import quiet as _quiet  # noqa: E402
+
+_quiet.install()
