@@ -32,6 +32,7 @@ import yaml
 from espnet_ext.bin import exit_on_user_error
 from espnet_ext.bin.asr_train import register_frontends
 from espnet_ext.errors import ConfigError
+from espnet_ext.fileio import atomic_write_text
 from espnet_ext.safe_load import torch_error_reason, weights_only_loads
 
 
@@ -54,7 +55,7 @@ def _split_greedy_config(cmd: List[str]) -> tuple:
     out_dir = Path(known.output_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     clean = out_dir / "decode_config.yaml"
-    clean.write_text(yaml.safe_dump(conf), encoding="utf-8")
+    atomic_write_text(clean, yaml.safe_dump(conf))  # a killed decode leaves no half config
     i = cmd.index("--config") if "--config" in cmd else None
     if i is not None:
         cmd = cmd[:i] + ["--config", str(clean)] + cmd[i + 2:]
