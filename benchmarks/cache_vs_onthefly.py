@@ -6,7 +6,7 @@ in one run, plus a loss-equality check of the two upstream paths.
         --data_dir egs2/offline_mini/xling1/data/train_es --num_utts 60
 
 The upstream is a randomly initialised wav2vec 2.0 BASE (7 conv + 12 x 768 Transformer, s3prl's
-converted-checkpoint format): the ratio depends on upstream size, not on its weights (DESIGN.md).
+converted-checkpoint format): the ratio depends on upstream size, not on its weights.
 The downstream is conf/asr/train_asr_conformer.yaml for all three inputs. Printed: seconds per
 epoch of each, the on-the-fly / cached ratio (target >= 5x on CPU for BASE), cached / fbank
 (bar: <= 1.2x), the one-time extraction cost, and the loss difference of the two paths in eval

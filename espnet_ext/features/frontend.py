@@ -11,7 +11,7 @@ Which on-the-fly path is the reference. ESPnet's ``S3prlFrontend`` (espnet 20251
 ``espnet2/asr/frontend/s3prl.py``) calls ``upstream.eval()`` once in ``__init__``; "frozen"
 means ``--freeze_param frontend.upstream`` (``requires_grad=False`` only). The Trainer calls
 ``model.train()`` every epoch, which puts the upstream back in train mode, so during training
-its dropout is active (wav2vec2: ~35% relative difference from eval-mode features, DESIGN.md)
+its dropout is active (wav2vec2: ~35% relative difference from eval-mode features, measured)
 and features change from epoch to epoch; only validation/decoding (``model.eval()``) sees
 eval-mode features. We treat the eval-mode, batch-1 (no padding leakage) upstream as the
 reference: it is what a frozen feature extractor means, it is what decoding sees anyway, and it

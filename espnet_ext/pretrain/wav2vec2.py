@@ -6,7 +6,7 @@ weights load unchanged in s3prl's ``wav2vec2_local`` upstream and our ``xling_wa
 entry. Written here: the criterion (fairseq's ``wav2vec`` criterion: InfoNCE over the
 distractors plus the codebook-diversity and feature-penalty terms) and the ESPnet model
 interface. ``transformers``' ``Wav2Vec2ForPreTraining`` was the other candidate; it measured
-~40% slower than ESPnet's HuBERT on this CPU (DESIGN.md) and would need a format conversion at
+~40% slower than ESPnet's HuBERT on this CPU (measured) and would need a format conversion at
 export, so s3prl's copy is used.
 """
 

@@ -8,7 +8,7 @@ export PATH="${PWD}/utils:${PATH}"
 export PYTHONIOENCODING=UTF-8
 export LC_ALL=C.UTF-8
 # glibc malloc fragmented ESPnet CPU training up to 8 GB RSS; jemalloc kept it at 1-2 GB
-# (DESIGN.md). Preloaded only where the library exists. Its default 10 s page purging made a
+# (measured). Preloaded only where the library exists. Its default 10 s page purging made a
 # Conformer training step ~1.7x slower than glibc here; 30 s decay measured on par with glibc.
 # XLING_MALLOC=glibc skips the preload (benchmarks/peak_rss.py --compare_malloc measures both).
 if [ "${XLING_MALLOC:-}" != glibc ]; then
