@@ -17,6 +17,8 @@ and the random-init control are read by the same head.
 """
 
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 import time
@@ -65,9 +67,21 @@ class PhoneRecognitionOptions:
             raise ConfigError(f"phone recognition: lr must be > 0, got {self.lr}")
 
 
-def _phone_data(data_dir: Path, lang: str, max_utts: int, seed: int
-                ) -> List[Tuple[str, str, List[str]]]:
-    """(utt, wav, phones) of up to ``max_utts`` utterances of ``data_dir`` with any phone."""
+def _digest(data_dir: Path) -> str:
+    """sha1 of a data dir's ``wav.scp`` and ``text``: what the probe reads of it."""
+    return hashlib.sha1(b"".join((data_dir / n).read_bytes()
+                                 for n in ("wav.scp", "text"))).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _phone_data(data_dir: Path, lang: str, max_utts: int, seed: int, sha1: str
+                ) -> Tuple[Tuple[str, str, Tuple[str, ...]], ...]:
+    """(utt, wav, phones) of up to ``max_utts`` utterances of ``data_dir`` with any phone.
+
+    Cached per process (the CLI reads every upstream of a language in one process, and
+    phonemising is the same for all of them); ``sha1``, the dir's :func:`_digest`, keys the cache
+    to the dir's content.
+    """
     from espnet_ext.data.kaldi import read_data_dir
     from espnet_ext.text.phonemes import phonemize
 
@@ -76,7 +90,7 @@ def _phone_data(data_dir: Path, lang: str, max_utts: int, seed: int
         raise DataDirError(f"{data_dir}: no utterances")
     utts = sorted(seeded_shuffle(utts, seed)[:max_utts], key=lambda u: u.utt_id)
     phones = phonemize([u.text for u in utts], lang=lang, mode="ipa")
-    kept = [(u.utt_id, u.wav_path, p) for u, p in zip(utts, phones) if p]
+    kept = tuple((u.utt_id, u.wav_path, tuple(p)) for u, p in zip(utts, phones) if p)
     if not kept:
         raise DataDirError(f"{data_dir}/text: no transcript gives a phone (language '{lang}')")
     return kept
@@ -166,9 +180,10 @@ def train_head(feats: Sequence[np.ndarray], targets: Sequence[List[int]], vocab:
 
 def best_path(head, feats: np.ndarray, device: str) -> List[int]:
     """Greedy CTC output of one utterance: repeats merged, blanks (0) dropped."""
+    from espnet_ext.evaluation.decoding import ctc_best_path
+
     with torch.no_grad():
-        ids = head(_batch([feats], device)[0])[0].argmax(-1).tolist()
-    return [t for i, t in enumerate(ids) if t != 0 and (i == 0 or t != ids[i - 1])]
+        return ctc_best_path(head(_batch([feats], device)[0])[0], blank=0)
 
 
 def phone_error_rate(refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]) -> float:
@@ -198,8 +213,6 @@ def phone_recognition(upstream: Union[str, Path], lang: str, train_dir: PathLike
         ConfigError: bad upstream config or options.
         DataDirError: unreadable data dir or audio (names the utterance).
     """
-    import hashlib
-
     from espnet_ext.analysis.probe import build_layer_source
     from espnet_ext.upstream import config_hash, load_upstream_config
 
@@ -208,13 +221,10 @@ def phone_recognition(upstream: Union[str, Path], lang: str, train_dir: PathLike
     out_dir, train_dir, test_dir = Path(out_dir), Path(train_dir), Path(test_dir)
     cfg = load_upstream_config(upstream)
 
-    def digest(d: Path) -> str:
-        return hashlib.sha1(b"".join((d / n).read_bytes() for n in ("wav.scp", "text"))).hexdigest()
-
     inputs = {"version": PHONE_RECOGNITION.current, "upstream": cfg.name,
               "upstream_key": config_hash(cfg), "lang": lang,
-              "train": str(train_dir.resolve()), "train_sha1": digest(train_dir),
-              "test": str(test_dir.resolve()), "test_sha1": digest(test_dir),
+              "train": str(train_dir.resolve()), "train_sha1": _digest(train_dir),
+              "test": str(test_dir.resolve()), "test_sha1": _digest(test_dir),
               "options": {k: v for k, v in dataclasses.asdict(options).items() if k != "device"}}
     result_file, done = out_dir / RESULT_FILE, out_dir / DONE_FILE
     if is_done(done, inputs, force=force, outputs=[result_file]):
@@ -222,8 +232,9 @@ def phone_recognition(upstream: Union[str, Path], lang: str, train_dir: PathLike
         return result_file
 
     start = time.time()
-    train = _phone_data(train_dir, lang, options.max_train_utts, options.seed)
-    test = _phone_data(test_dir, lang, 10 ** 9, options.seed)
+    train = _phone_data(train_dir.resolve(), lang, options.max_train_utts, options.seed,
+                        inputs["train_sha1"])
+    test = _phone_data(test_dir.resolve(), lang, 10 ** 9, options.seed, inputs["test_sha1"])
     phones = sorted({p for _, _, ps in train for p in ps})
     index: Dict[str, int] = {p: i + 1 for i, p in enumerate(phones)}  # 0 = blank
     source = build_layer_source(cfg, options.device)

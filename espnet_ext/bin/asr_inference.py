@@ -32,6 +32,7 @@ import yaml
 from espnet_ext.bin import exit_on_user_error
 from espnet_ext.bin.asr_train import register_frontends
 from espnet_ext.errors import ConfigError
+from espnet_ext.evaluation.decoding import ctc_best_path
 from espnet_ext.fileio import atomic_write_text
 from espnet_ext.safe_load import torch_error_reason, weights_only_loads
 
@@ -70,11 +71,10 @@ def _ctc_best_path(self, enc):
     from espnet.nets.beam_search import Hypothesis
 
     logp = self.asr_model.ctc.log_softmax(enc.unsqueeze(0))[0]  # (T, V)
-    best, ids = logp.max(dim=-1)
-    ids = torch.unique_consecutive(ids)
-    blank, eos = 0, self.asr_model.eos  # ESPnet's CTC blank is id 0; sos/eos is never a token
-    token_int = [int(i) for i in ids if int(i) not in (blank, eos)]
-    hyp = Hypothesis(score=float(best.sum()), yseq=torch.tensor([eos] + token_int + [eos]))
+    eos = self.asr_model.eos  # ESPnet's CTC blank is id 0; sos/eos is never a token
+    token_int = ctc_best_path(logp, blank=0, drop=[eos])
+    hyp = Hypothesis(score=float(logp.max(dim=-1).values.sum()),
+                     yseq=torch.tensor([eos] + token_int + [eos]))
     token = self.converter.ids2tokens(token_int)
     text = self.tokenizer.tokens2text(token) if self.tokenizer is not None else None
     return [(text, token, token_int, hyp)]

@@ -12,10 +12,7 @@ pre-training families. A bad config or arm is one line and exit 2, before any st
 
 import argparse
 import logging
-from pathlib import Path
 from typing import List, NamedTuple
-
-import yaml
 
 from espnet_ext.bin import run_main
 from espnet_ext.errors import ConfigError
@@ -46,6 +43,7 @@ def plan(configs: str, hours: str, arms: str, seeds: str) -> List[PretrainRun]:
         ConfigError: an unknown arm, a config that is missing, not a YAML mapping, or of an
             unknown family.
     """
+    from espnet_ext.bin.check_options import check_yaml_mapping
     from espnet_ext.pretrain.families import DEFAULT_FAMILY, family, reads_text
 
     bad = [a for a in arms.split() if a not in ARMS]
@@ -54,13 +52,7 @@ def plan(configs: str, hours: str, arms: str, seeds: str) -> List[PretrainRun]:
     kinds = {}
     for entry in configs.split():
         path = entry.split(":", 1)[0]
-        try:
-            conf = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise ConfigError(f"--pretrain_configs {path}: unreadable ({type(e).__name__})") \
-                from None
-        if not isinstance(conf, dict):
-            raise ConfigError(f"--pretrain_configs {path}: expected a YAML mapping")
+        conf = check_yaml_mapping(path, "pre-training config", "pretrain_config")
         fam = family(str(conf.get("model", DEFAULT_FAMILY)))
         text = reads_text(conf)
         kinds[path] = (text, text and fam.phone_durations)

@@ -142,7 +142,7 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
 
 def default_pairs(systems: Mapping[str, Dict]) -> List[Tuple[str, str]]:
     """(baseline, system) pairs compared by default, from each system's metadata
-    (:func:`label_systems`): a text config's audio-only twin vs its joint model and its text
+    (:func:`label_heads`): a text config's audio-only twin vs its joint model and its text
     arms of the same amount (the question), a config's random-init control vs every model
     pre-trained from it, and every upstream vs fbank; within each downstream head."""
     by_head: Dict[str, List[str]] = defaultdict(list)

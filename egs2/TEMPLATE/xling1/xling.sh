@@ -762,19 +762,20 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
             --seed "${seed}" "${_force[@]}" \
             || { log "Error: phone probe failed (${lang}; above)"; exit 1; }
     done
-    for lang in ${languages}; do
-        [ "${pr_updates}" -gt 0 ] || break
-        _pairs=()
-        for upstream in ${probe_upstreams}; do
-            _pairs+=(--upstream "${upstream}" --out_dir
-                     "${expdir}/phone_recognition/$(base_tag_of "${upstream}" "${first_seed}")/${lang}")
+    if [ "${pr_updates}" -gt 0 ]; then
+        for lang in ${languages}; do
+            _pairs=()
+            for upstream in ${probe_upstreams}; do
+                _pairs+=(--upstream "${upstream}" --out_dir
+                         "${expdir}/phone_recognition/$(base_tag_of "${upstream}" "${first_seed}")/${lang}")
+            done
+            log "Stage 9: phone recognition (${probe_upstreams# }; ${lang}): $(train_set_of "${lang}"), ${datadir}/test_${lang} -> ${expdir}/phone_recognition/<upstream>/${lang}"
+            ${python} -m espnet_ext.bin.phone_recognition "${_pairs[@]}" --lang "${lang}" \
+                --train_dir "$(train_set_of "${lang}")" --test_dir "${datadir}/test_${lang}" \
+                --updates "${pr_updates}" --seed "${seed}" "${_force[@]}" \
+                || { log "Error: phone recognition failed (${lang}; above)"; exit 1; }
         done
-        log "Stage 9: phone recognition (${probe_upstreams# }; ${lang}): $(train_set_of "${lang}"), ${datadir}/test_${lang} -> ${expdir}/phone_recognition/<upstream>/${lang}"
-        ${python} -m espnet_ext.bin.phone_recognition "${_pairs[@]}" --lang "${lang}" \
-            --train_dir "$(train_set_of "${lang}")" --test_dir "${datadir}/test_${lang}" \
-            --updates "${pr_updates}" --seed "${seed}" "${_force[@]}" \
-            || { log "Error: phone recognition failed (${lang}; above)"; exit 1; }
-    done
+    fi
 fi
 
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
