@@ -42,9 +42,10 @@ FAMILIES: Dict[str, Family] = {
     # the joint text-audio model and its twins: the speech branch is a wav2vec 2.0
     "joint": Family("espnet_ext.pretrain.joint:JointPretrainModel", "xling_joint",
                     "s3prl.upstream.wav2vec2.expert", text=ALWAYS),
-    # masked prediction on log-mel (all its arms): s3prl's Mockingjay/TERA Transformer
+    # masked prediction on log-mel (all its arms): s3prl's Mockingjay/TERA Transformer on
+    # stacked frames, run by our expert (s3prl's cannot stack)
     "mpc": Family("espnet_ext.pretrain.mpc:MPCPretrainModel", "xling_mpc",
-                  "s3prl.upstream.mockingjay.expert", text=WEIGHTED, phone_durations=True),
+                  "espnet_ext.upstream.mpc_expert", text=WEIGHTED, phone_durations=True),
 }
 DEFAULT_FAMILY = "apc"  # a config without ``model:`` (ESPnet's choice default)
 

@@ -8,11 +8,12 @@ informative from the first update (chance is ln(codebook_size)) and a step is on
 pass: the family that learns within a CPU budget, where wav2vec 2.0 did not.
 
 Reused: s3prl's Mockingjay/TERA ``TransformerModel`` (pre-LN option, sinusoidal positions) and
-its kaldi feature extracter, so the exported checkpoint is read by s3prl's own mockingjay expert
-(``tera_local``/``mockingjay_local``, and our ``xling_mpc`` entry): s3prl code running our weights,
-with the features it computes itself. The encoder therefore runs at the 10 ms frame rate of
-those features (s3prl's expert reports a downsample rate of 160 samples and cannot stack).
-Written here: the masking, the quantiser, the losses and the text branch.
+its kaldi feature extracter; 10 ms log-mel frames are stacked ``input_stack`` at a time (40 ms in
+the shipped configs, as BEST-RQ), which s3prl's mockingjay expert cannot do, so exports run in
+our small expert (:mod:`espnet_ext.upstream.mpc_expert`, the ``xling_mpc`` hub entry): s3prl code
+running our weights on the input this model trained on (exports with ``input_stack: 1`` also
+load with s3prl's ``tera_local``). Written here: the masking, the quantiser, the losses and the
+text branch.
 
 Text arms (one class, so the audio-only twin is exactly this model with text weights 0):
 
@@ -39,6 +40,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from espnet_ext.pretrain.base import PretrainModel
 from espnet_ext.pretrain.joint import BLANK, UNK, read_phone_list
+from espnet_ext.upstream.mpc_expert import encoder_input, run_encoder, sinusoid_table
 
 # s3prl extracter config (upstream/baseline/extracter.py): 80 log-mel, 25/10 ms, per-utterance
 # mean/variance normalisation, no deltas. dither 0: the same audio gives the same features.
@@ -56,22 +58,6 @@ DEFAULT_TRANSFORMER = {
     "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
     "share_layer": False, "pre_layer_norm": True,
 }
-# s3prl's position table covers this many frames (mockingjay builder's MAX_SEQLEN).
-MAX_FRAMES = 24000
-
-
-def sinusoid_table(num_frames: int, dim: int) -> torch.Tensor:
-    """The sinusoidal position table of s3prl's mockingjay builder, computed in torch (its own
-    builds 24000 x dim entries in Python: seconds per process)."""
-    pos = torch.arange(num_frames, dtype=torch.float64)[:, None]
-    idx = torch.arange(dim, dtype=torch.float64)[None, :]
-    angle = pos / torch.pow(10000.0, 2 * torch.div(idx, 2, rounding_mode="floor") / dim)
-    table = angle.clone()
-    table[:, 0::2] = torch.sin(angle[:, 0::2])
-    table[:, 1::2] = torch.cos(angle[:, 1::2])
-    return table.float()
-
-
 def span_mask(lengths: torch.Tensor, max_len: int, prob: float, span: int) -> torch.Tensor:
     """(B, T) bool: about ``prob`` of each utterance's frames, in spans of ``span`` frames
     (starts drawn with probability ``prob / span``; at least one span per utterance)."""
@@ -105,11 +91,16 @@ class MPCPretrainModel(PretrainModel):
         audio: s3prl extracter config (``kaldi``, ``delta``, ``cmvn``) over :data:`DEFAULT_AUDIO`.
         transformer: s3prl ``TransformerConfig`` fields over :data:`DEFAULT_TRANSFORMER`.
         mask_prob: share of frames masked, in spans of ``mask_span`` frames.
+        input_stack: 10 ms log-mel frames per encoder frame (4: the encoder runs at 40 ms).
+            ``mask_span``, ``target_stack``, ``text_mask_span`` and ``text_max_frames`` count
+            encoder frames.
         noise_std: masked input frames are N(0, noise_std) (features are CMVN-normalised).
         num_codebooks / codebook_size / codebook_dim: the frozen random quantisers.
-        target_stack: frames per target (the codes of frame t quantise frames t..t+k-1).
+        target_stack: encoder frames per target (the codes of frame t quantise the input
+            frames t..t+k-1).
         phone_list: phone tokens (``<blank>`` first, ``<unk>`` in it); needed by the text arms.
-        phone_durations: ``{phone: [frames]}`` or its JSON file; needed when ``text_weight > 0``.
+        phone_durations: ``{phone: [10 ms frames]}`` or its JSON file; needed when
+            ``text_weight > 0`` (converted to encoder frames, at least 1).
         text_weight / paired_weight: weights of the masked-phone and paired CTC losses.
         text_mask_prob / text_mask_span: span masking of the phone frames.
         text_batch_fraction: share of a batch's unpaired sentences that go through the encoder.
@@ -117,6 +108,7 @@ class MPCPretrainModel(PretrainModel):
     """
 
     def __init__(self, audio: Optional[Dict] = None, transformer: Optional[Dict] = None,
+                 input_stack: int = 1,
                  mask_prob: float = 0.4, mask_span: int = 10, noise_std: float = 0.1,
                  num_codebooks: int = 4, codebook_size: int = 512, codebook_dim: int = 16,
                  target_stack: int = 4,
@@ -132,9 +124,9 @@ class MPCPretrainModel(PretrainModel):
         if not 0 < mask_prob < 1 or mask_span < 1:
             raise ValueError(f"mask_prob must be in (0, 1) and mask_span >= 1, got "
                              f"{mask_prob}, {mask_span}")
-        if min(num_codebooks, codebook_size, codebook_dim, target_stack) < 1:
-            raise ValueError("num_codebooks, codebook_size, codebook_dim and target_stack "
-                             "must be >= 1")
+        if min(num_codebooks, codebook_size, codebook_dim, target_stack, input_stack) < 1:
+            raise ValueError("num_codebooks, codebook_size, codebook_dim, target_stack and "
+                             "input_stack must be >= 1")
         if text_weight < 0 or paired_weight < 0:
             raise ValueError("text_weight and paired_weight must be >= 0")
         if not 0 < text_batch_fraction <= 1:
@@ -142,13 +134,13 @@ class MPCPretrainModel(PretrainModel):
         self.audio = _merge(DEFAULT_AUDIO, audio or {})
         self.transformer_conf = {**DEFAULT_TRANSFORMER, **(transformer or {})}
         self.mask_prob, self.mask_span, self.noise_std = mask_prob, mask_span, noise_std
-        self.target_stack = target_stack
+        self.target_stack, self.input_stack = target_stack, input_stack
         if self.frame_shift_ms != 10.0:
             raise ValueError(f"audio frame_shift must be 10 ms (s3prl's mockingjay expert reports "
                              f"160 samples per frame), got {self.frame_shift_ms}")
         # create_transform-style helpers mutate their argument: give them a copy.
-        self.extracter, feat_dim, _ = get_extracter(copy.deepcopy(self.audio))
-        self.feat_dim = feat_dim
+        self.extracter, mel_dim, _ = get_extracter(copy.deepcopy(self.audio))
+        self.feat_dim = feat_dim = mel_dim * input_stack
         config = TransformerConfig(self.transformer_conf)
         dim = config.hidden_size
         self.encoder = TransformerModel(config, feat_dim)
@@ -187,6 +179,8 @@ class MPCPretrainModel(PretrainModel):
             # (phones espeak-ng never timed draw from it).
             pooled = [d for ds in self.phone_durations.values() for d in ds] or [1]
             rows = [self.phone_durations.get(p, pooled) for p in self.phone_list] + [pooled]
+            # 10 ms frames -> encoder frames (at least one per phone)
+            rows = [[max(1, round(d / input_stack)) for d in r] for r in rows]
             width = max(len(r) for r in rows)
             table = torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long)
             self.register_buffer("duration_table", table, persistent=False)
@@ -197,11 +191,11 @@ class MPCPretrainModel(PretrainModel):
 
     def features(self, speech: torch.Tensor, speech_lengths: torch.Tensor
                  ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Per-utterance log-mel (+CMVN), exactly as s3prl's mockingjay expert computes it."""
-        with torch.no_grad():
-            feats = [self.extracter(s[:int(n)].float()) for s, n in zip(speech, speech_lengths)]
-        lengths = torch.tensor([len(f) for f in feats], dtype=torch.long)
-        return pad_sequence(feats, batch_first=True).to(speech.device), lengths
+        """Per-utterance log-mel (+CMVN), stacked: the input the exported expert computes."""
+        x, lengths = encoder_input(self.extracter, [s[:int(n)] for s, n in
+                                                    zip(speech, speech_lengths)],
+                                   self.input_stack)
+        return x.to(speech.device), lengths
 
     def targets(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, T, num_codebooks) codeword ids of the clean input (frames t..t+k-1 stacked)."""
@@ -214,16 +208,11 @@ class MPCPretrainModel(PretrainModel):
     def encode(self, x: torch.Tensor, lengths: torch.Tensor, embedded: bool = False,
                all_layers: bool = False):
         """The Transformer on input features (or, ``embedded``, on already embedded frames)."""
-        if x.size(1) > MAX_FRAMES:
-            raise ValueError(f"an input of {x.size(1)} frames exceeds the {MAX_FRAMES} "
-                             "frames s3prl's position table covers")
+        if not embedded:
+            return run_encoder(self.encoder, x, lengths, all_layers)
         valid = (torch.arange(x.size(1), device=x.device)[None, :]
                  < lengths.to(x.device)[:, None]).to(x.dtype)
-        # only the rows this batch needs (s3prl's table has MAX_FRAMES rows; the values agree)
         positions = sinusoid_table(x.size(1), self.encoder.config.hidden_size).to(x)
-        positions = positions.expand(x.size(0), -1, -1)
-        if not embedded:
-            return self.encoder(x, positions, valid, output_all_encoded_layers=all_layers)
         extended = (1.0 - valid[:, None, None, :]) * -10000.0  # as TransformerModel.forward
         layers = self.encoder.encoder(x + positions, extended, output_all_encoded_layers=all_layers,
                                       head_mask=[None] * len(self.encoder.encoder.layer))
@@ -303,21 +292,24 @@ class MPCPretrainModel(PretrainModel):
     def upstream_config(self) -> Dict:
         """The config s3prl's mockingjay builder reads (``transformer``, ``audio``, ``task``)."""
         return {"transformer": dict(self.transformer_conf), "audio": copy.deepcopy(self.audio),
-                "task": {"sequence_length": 0}}
+                "task": {"sequence_length": 0}, "input_stack": self.input_stack}
 
     def export_state(self) -> Dict:
-        """The checkpoint s3prl's mockingjay/TERA expert reads: the speech encoder only."""
+        """The checkpoint our expert reads (and, with ``input_stack: 1``, s3prl's
+        mockingjay/TERA expert): the speech encoder only."""
         return {"Config": self.upstream_config(),
                 "Transformer": {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()}}
 
     def export_info(self) -> Dict:
         return {"text_weight": self.text_weight, "paired_weight": self.paired_weight,
                 "audio_only_twin": self.text_weight == 0 and self.paired_weight == 0,
-                "num_phones": len(self.phone_list), "frame_shift_ms": self.frame_shift_ms,
+                "num_phones": len(self.phone_list),
+                "frame_shift_ms": self.frame_shift_ms * self.input_stack,
                 "chance_loss_mpc": float(torch.log(torch.tensor(float(self.codebook_size))))}
 
     @property
     def frame_shift_ms(self) -> float:
+        """The log-mel hop (an encoder frame is ``input_stack`` of them)."""
         return float(self.audio["kaldi"][self.audio["kaldi"]["feat_type"]].get("frame_shift", 10.0))
 
 

@@ -5,7 +5,8 @@ An exported checkpoint (:mod:`espnet_ext.pretrain.export`) is in the format of s
 ``apc_local`` / ``wav2vec2_local`` / ``tera_local`` checkpoints plus an ``xling`` block (project version, method,
 pre-training data and run). The ``xling_*`` entries check that block, so a checkpoint of the
 wrong family or from an unknown writer is refused with a message instead of failing inside
-s3prl, and then build s3prl's own expert: inference code is s3prl's, not a copy.
+s3prl, and then build s3prl's own expert: inference code is s3prl's, not a copy (``xling_mpc``:
+a small expert around s3prl's Transformer that stacks frames, :mod:`.mpc_expert`).
 
 ``register()`` adds the entries to ``s3prl.hub`` (idempotent), after which
 ``s3prl.nn.S3PRLUpstream("xling_wav2vec2", path_or_url=ckpt)`` and ESPnet's

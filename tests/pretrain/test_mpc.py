@@ -26,31 +26,55 @@ def text_conf(text_weight=1.0, paired_weight=1.0):
             "text_weight": text_weight, "paired_weight": paired_weight, "text_mask_span": 3}
 
 
-def test_trained_encoder_is_what_s3prl_runs_after_export(tmp_path):
-    """Features, positions and layers of the training model equal s3prl's mockingjay expert on
-    the exported checkpoint (so what pre-training optimised is what the downstream sees)."""
+@pytest.mark.parametrize("stack,entries", [(1, ("xling_mpc", "tera_local")),
+                                            (4, ("xling_mpc",))])
+def test_trained_encoder_is_what_s3prl_runs_after_export(tmp_path, stack, entries):
+    """Features, positions and layers of the training model equal what S3PRLUpstream runs on
+    the exported checkpoint (so what pre-training optimised is what the downstream sees), at
+    10 ms (also s3prl's own tera_local) and with frames stacked to 40 ms."""
     from s3prl.nn import S3PRLUpstream
 
     from espnet_ext.upstream.hub import register
     from espnet_ext.versioning import EXPORTED_UPSTREAM, stamp
 
-    model = build(MPC_CONF).eval()
+    model = build({**MPC_CONF, "input_stack": stack, "mask_span": 2}).eval()
     ckpt = tmp_path / "mpc.pt"
     torch.save({**model.export_state(), "xling": {**stamp(EXPORTED_UPSTREAM), "method": "mpc"}},
                ckpt)
     register()
-    upstream = S3PRLUpstream("xling_mpc", path_or_url=str(ckpt)).eval()
     wavs, wavs_len = speech_batch(2)
     with torch.no_grad():
-        hs, hs_len = upstream(wavs, wavs_len)
         feats, lengths = model.features(wavs, wavs_len)
         ours = model.encode(feats, lengths, all_layers=True)
-    assert len(hs) == len(ours) == MPC_CONF["transformer"]["num_hidden_layers"] + 1
-    # S3PRLUpstream pads every output to wav_len // 160 frames (kaldi framing gives 2 fewer)
-    for h, o in zip(hs, ours):
-        for i, n in enumerate(lengths.tolist()):
-            assert torch.allclose(h[i, :n], o[i, :n], atol=1e-5)
-    assert all(0 <= int(a) - int(b) <= 2 for a, b in zip(hs_len[0], lengths))
+    assert len(ours) == MPC_CONF["transformer"]["num_hidden_layers"] + 1
+    for entry in entries:
+        upstream = S3PRLUpstream(entry, path_or_url=str(ckpt)).eval()
+        assert upstream.downsample_rates[0] == 160 * stack
+        with torch.no_grad():
+            hs, hs_len = upstream(wavs, wavs_len)
+        assert len(hs) == len(ours)
+        # S3PRLUpstream pads every output to ceil(wav_len / rate) frames (kaldi framing at
+        # 10 ms gives 2 fewer before stacking)
+        for h, o in zip(hs, ours):
+            for i, n in enumerate(lengths.tolist()):
+                assert torch.allclose(h[i, :n], o[i, :n], atol=1e-5), entry
+        assert all(0 <= int(a) - int(b) <= 2 for a, b in zip(hs_len[0], lengths))
+
+
+def test_stacked_input_is_k_consecutive_frames_and_durations_follow_the_rate():
+    from espnet_ext.upstream.mpc_expert import stack_frames
+
+    feats = torch.arange(10 * 3, dtype=torch.float).view(10, 3)
+    stacked = stack_frames(feats, 4)
+    assert stacked.shape == (3, 12)
+    assert torch.equal(stacked[1], feats[4:8].reshape(-1))
+    assert torch.equal(stacked[2, 6:], torch.zeros(6))  # the last group zero-padded
+    model = build({**text_conf(), "input_stack": 4})
+    ids = {p: i for i, p in enumerate(PHONES)}
+    torch.manual_seed(0)
+    d = model.draw_durations(torch.tensor([ids["a"]] * 300 + [ids["b"]] * 50))
+    # 10 ms frames 3, 5, 7 and 10 -> 40 ms frames 1, 1, 2 and 2 (at least one each)
+    assert set(d[:300].tolist()) == {1, 2} and set(d[300:].tolist()) == {2}
 
 
 def test_twin_gradients_equal_the_audio_only_model():
