@@ -100,7 +100,8 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
 
 
 @pytest.mark.parametrize("shift,target,layer", [(10, 40, "conv2d"), (20, 40, "conv2d2"),
-                                                (20, 20, "conv2d1"), (10, 80, "conv2d8")])
+                                                (20, 20, "linear"), (40, 40, "linear"),
+                                                (10, 80, "conv2d8")])
 def test_input_layer_follows_the_frame_shift(shift, target, layer):
     from espnet_ext.upstream.espnet_args import encoder_input_args
 
