@@ -91,7 +91,8 @@ PROBE_SET = Format("probe set marker", 1, (1,), "rerun stage 9 (it is redone)", 
 # <out_dir>/.done of a phone probe; bump when the frame labelling, the split or the classifier
 # changes. 2: scikit-learn's LogisticRegression (1: a torch L-BFGS fit of the same objective,
 # stopped at 200 iterations; its accuracies may differ slightly, so its results are redone).
-PROBE_RESULT = Format("phone probe marker", 2, (2,), "rerun stage 9 (it is redone)",
+# 3: min_count counts 10 ms of speech, not frames (the same classes at every frame rate).
+PROBE_RESULT = Format("phone probe marker", 3, (3,), "rerun stage 9 (it is redone)",
                       key="version", label="marker version")
 # <out_dir>/.done of a phone recognition head (stage 9); bump when the phones, the head or its
 # training change.

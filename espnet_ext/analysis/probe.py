@@ -17,9 +17,11 @@ The seed paper's analysis. For one upstream and one language:
 3. **Split by utterance** (seeded): ``train_fraction`` of the utterances train the classifier,
    the others test it, so no test frame has a neighbouring frame of the same phone token in
    training.
-4. **Classes**: phones with fewer than ``min_count`` training frames are dropped from both splits
-   (counted in ``dropped_frames.rare``): a class seen a handful of times measures nothing, and
-   merging them into one ``other`` class would make a class that is not a phone.
+4. **Classes**: phones with less than ``min_count`` x 10 ms of training speech (frames x frame
+   shift) are dropped from both splits (counted in ``dropped_frames.rare``): a class seen a
+   handful of times measures nothing, and merging them into one ``other`` class would make a
+   class that is not a phone. Counting time, not frames, keeps the classes the same for a
+   10 ms and a 40 ms upstream, so their accuracies compare.
 5. **Classifier**: scikit-learn's multinomial ``LogisticRegression`` (lbfgs, ``C=1.0``:
    cross-entropy summed over frames + ||W||^2 / 2C, bias not penalised) on features
    standardised with the training split's mean and std. Deterministic given the data: lbfgs
@@ -61,7 +63,7 @@ class ProbeOptions:
     Attributes:
         seed: seeds the utterance split.
         train_fraction: share of utterances that train the classifier (at least one each side).
-        min_count: phones with fewer training frames are dropped.
+        min_count: phones with less training speech than this many 10 ms frames are dropped.
         silence: "drop" pause frames, or "label" them ``sil``.
         C: inverse L2 strength of sklearn's ``LogisticRegression``.
         max_iter: lbfgs iterations at most (on the probe sets measured it converged in 130-420;
@@ -274,12 +276,13 @@ def fit_logistic_regression(x: np.ndarray, y: np.ndarray, C: float = 1.0,
 
 def probe_frames(x_train: np.ndarray, y_train: Sequence[str], x_test: np.ndarray,
                  y_test: Sequence[str], min_count: int = 20, C: float = 1.0,
-                 max_iter: int = 500) -> Dict:
+                 max_iter: int = 500, frame_weight: float = 1.0) -> Dict:
     """Train the linear probe on one split and score it on the other.
 
     Args:
         x_train, x_test: (N, D) features; y_train, y_test: their labels (strings).
-        min_count: labels with fewer training frames are dropped from both splits.
+        min_count: labels with fewer training frames (each counting ``frame_weight``) are
+            dropped from both splits.
         C, max_iter: see :func:`fit_logistic_regression`.
 
     Returns:
@@ -293,7 +296,8 @@ def probe_frames(x_train: np.ndarray, y_train: Sequence[str], x_test: np.ndarray
     """
     y_train, y_test = np.asarray(y_train, dtype=object), np.asarray(y_test, dtype=object)
     names, counts = np.unique(y_train.astype(str), return_counts=True)
-    classes = sorted(n for n, c in zip(names.tolist(), counts.tolist()) if c >= min_count)
+    classes = sorted(n for n, c in zip(names.tolist(), counts.tolist())
+                     if c * frame_weight >= min_count - 1e-9)
     if len(classes) < 2:
         raise ConfigError(f"only {len(classes)} phone class(es) have >= {min_count} training "
                           f"frames ({len(y_train)} frames in all); raise --num_utts or lower "
@@ -343,7 +347,8 @@ def probe_layers(layers: Sequence[LayerFrames], options: ProbeOptions,
         start = time.time()
         cat = (lambda utts, d: np.concatenate([d[u] for u in utts]))  # noqa: E731
         r = probe_frames(cat(train, lf.feats), cat(train, lf.labels), cat(test, lf.feats),
-                         cat(test, lf.labels), options.min_count, options.C, options.max_iter)
+                         cat(test, lf.labels), options.min_count, options.C, options.max_iter,
+                         frame_weight=lf.stride / (SAMPLE_RATE / 100))
         results.append({
             "layer": i,
             "accuracy": round(r["accuracy"], 4),

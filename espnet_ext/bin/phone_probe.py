@@ -43,7 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="seeds sentence choice, voices and the utterance split")
     parser.add_argument("--train_fraction", type=float, default=d.train_fraction)
     parser.add_argument("--min_count", type=int, default=d.min_count,
-                        help="drop phones with fewer training frames")
+                        help="drop phones with less training speech than this many 10 ms")
     parser.add_argument("--silence", choices=SILENCE_MODES, default=d.silence,
                         help="drop pause frames, or label them 'sil'")
     parser.add_argument("--C", type=float, default=d.C,

@@ -268,3 +268,16 @@ def test_cli_writes_probe_json_per_layer_and_rerun_skips(tmp_path, text_file, ca
     rf = json.loads(fb.read_text(encoding="utf-8"))
     assert rf["upstream"] == "fbank" and len(rf["layers"]) == 1
     assert rf["layers"][0]["frame_shift_ms"] == 10.0
+
+
+def test_min_count_counts_speech_time_so_a_40_ms_upstream_keeps_the_same_classes():
+    """A phone with 8 frames at 40 ms has 32 x 10 ms of speech: kept with min_count 20, as the
+    same phone's 32 frames at 10 ms are; counted as frames it would be dropped."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 8 + ["b"] * 30 + ["c"] * 3 + ["a", "b", "c"] * 4, dtype=object)
+    x = rng.standard_normal((len(y), 4)).astype(np.float32)
+    n = 41
+    at_40ms = probe_frames(x[:n], y[:n], x[n:], y[n:], min_count=20, frame_weight=4.0)
+    assert at_40ms["classes"] == ["a", "b"]  # c: 3 frames = 12 x 10 ms < 20
+    with pytest.raises(ConfigError, match="only 1 phone class"):  # counted as frames: b only
+        probe_frames(x[:n], y[:n], x[n:], y[n:], min_count=20)
