@@ -9,6 +9,8 @@ Inputs (all written by earlier stages):
 Outputs in ``out_dir``:
     RESULTS.md          tables (clean CER/WER with 95% CIs, every condition, significance, probe)
     results.{csv,json}  one row per (upstream, test set) with CIs
+    verdict.json        the decision rule's verdict on each text arm vs its twin (macro CER)
+                        and the twin's checks against fbank and random init (:mod:`.verdict`)
     head_agreement.csv  with several downstream heads (--asr_configs): per language, Kendall's
                         tau between the heads' rankings of the upstreams and the flipped pairs
     significance.{csv,json}  paired bootstrap of each compared pair per language and condition,
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from espnet_ext.errors import XlingError
+from espnet_ext.evaluation import verdict
 from espnet_ext.evaluation.results import collect_results
 from espnet_ext.evaluation.scoring import DEFINITIONS
 from espnet_ext.evaluation.significance import (
@@ -601,7 +604,8 @@ def head_agreement(results: List[Dict]) -> List[Dict]:
 
 def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: List[Path],
                   title: str, n_resamples: int, aggregates: Sequence[Dict] = (),
-                  agreement: Sequence[Dict] = (), recognition: Sequence[Dict] = ()) -> str:
+                  agreement: Sequence[Dict] = (), recognition: Sequence[Dict] = (),
+                  verdict_md: str = "") -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
     conds = sorted({r["condition"] for r in rows}, key=_condition_order)
@@ -622,6 +626,8 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                   "utterances with replacement), so it includes the variation between training "
                   "runs. Paired comparisons pair the runs of the same seed.\n")
     out.write("\n")
+    if verdict_md:
+        out.write(verdict_md + "\n")
 
     out.write("## Clean test sets: CER / WER (%)\n\n")
     out.write(_table(["upstream"] + [f"{lang} CER" for lang in langs] + [f"{lang} WER" for lang in langs],
@@ -759,6 +765,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     aggregates = [{"upstream": a["upstream"], "arm": labels[a["upstream"]]["arm"], **a}
                   for a in aggregates]
     agreement = head_agreement(results)
+    verdicts, checks = verdict.text_verdicts(sig), verdict.twin_checks(sig)
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)
     recognition = read_phone_recognition(exp_dir)
@@ -771,6 +778,9 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     atomic_write_text(out_dir / "aggregates.json", json.dumps(aggregates, indent=2) + "\n")
     if agreement:
         atomic_write_text(out_dir / "head_agreement.csv", _csv(agreement))
+    if verdicts:
+        atomic_write_text(out_dir / "verdict.json", json.dumps(
+            {"rule": verdict.RULE, "verdicts": verdicts, "twin_checks": checks}, indent=2) + "\n")
     atomic_write_text(out_dir / "layer_weights.json", json.dumps(weights, indent=2) + "\n")
     atomic_write_text(out_dir / "probe.csv", _csv([
         {"upstream": p["upstream"], "language": p["lang"], "layer": x["layer"],
@@ -787,7 +797,8 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
                           plot_probes(probes, out_dir)) if p is not None]
     md = out_dir / "RESULTS.md"
     atomic_write_text(md, render_report(results, sig, probes, plots, title, n_resamples,
-                                        aggregates, agreement, recognition))
+                                        aggregates, agreement, recognition,
+                                        verdict.render(verdicts, checks)))
     logger.info("wrote %s (%d scored sets, %d comparisons, %d plots)", md, len(rows), len(sig),
                 len(plots))
     return md

@@ -31,6 +31,7 @@ speech model are those of the audio-only model (tested).
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -103,8 +104,10 @@ class MPCPretrainModel(PretrainModel):
             ``text_weight > 0`` (converted to encoder frames, at least 1).
         text_weight / paired_weight: weights of the masked-phone and paired CTC losses.
         text_mask_prob / text_mask_span: span masking of the phone frames.
-        text_batch_fraction: share of a batch's unpaired sentences that go through the encoder.
-        text_max_frames: unpaired sentences are cut to this many frames (bounds the text pass).
+        text_frame_share: the text pass gets at most this many frames per frame of the batch's
+            speech (unpaired sentences in turn, the last one cropped to a random window): it
+            bounds the joint model's cost per update, whatever the batch holds.
+        text_max_frames: unpaired sentences are cut to this many frames.
     """
 
     def __init__(self, audio: Optional[Dict] = None, transformer: Optional[Dict] = None,
@@ -116,7 +119,7 @@ class MPCPretrainModel(PretrainModel):
                  phone_durations: Union[Dict, str, None] = None,
                  text_weight: float = 0.0, paired_weight: float = 0.0,
                  text_mask_prob: float = 0.4, text_mask_span: int = 10,
-                 text_batch_fraction: float = 1.0, text_max_frames: int = 1500):
+                 text_frame_share: float = 1.0, text_max_frames: int = 1500):
         super().__init__()
         from s3prl.upstream.baseline.extracter import get_extracter
         from s3prl.upstream.mockingjay.model import TransformerConfig, TransformerModel
@@ -129,8 +132,8 @@ class MPCPretrainModel(PretrainModel):
                              "input_stack must be >= 1")
         if text_weight < 0 or paired_weight < 0:
             raise ValueError("text_weight and paired_weight must be >= 0")
-        if not 0 < text_batch_fraction <= 1:
-            raise ValueError(f"text_batch_fraction must be in (0, 1], got {text_batch_fraction}")
+        if text_frame_share <= 0:
+            raise ValueError(f"text_frame_share must be > 0, got {text_frame_share}")
         self.audio = _merge(DEFAULT_AUDIO, audio or {})
         self.transformer_conf = {**DEFAULT_TRANSFORMER, **(transformer or {})}
         self.mask_prob, self.mask_span, self.noise_std = mask_prob, mask_span, noise_std
@@ -158,7 +161,7 @@ class MPCPretrainModel(PretrainModel):
         # --- text arms: created after every speech module ---
         self.text_weight, self.paired_weight = text_weight, paired_weight
         self.text_mask_prob, self.text_mask_span = text_mask_prob, text_mask_span
-        self.text_batch_fraction, self.text_max_frames = text_batch_fraction, text_max_frames
+        self.text_frame_share, self.text_max_frames = text_frame_share, text_max_frames
         self.phone_list = read_phone_list(phone_list) if phone_list is not None else []
         if (text_weight > 0 or paired_weight > 0) and not self.phone_list:
             raise ValueError("text_weight/paired_weight > 0 need model_conf.phone_list")
@@ -240,13 +243,22 @@ class MPCPretrainModel(PretrainModel):
         pick = (torch.rand(phones.shape, device=phones.device) * counts).long()
         return self.duration_table[rows, pick.clamp(max=self.duration_table.size(1) - 1)]
 
-    def masked_phone_loss(self, phones: torch.Tensor, phone_lengths: torch.Tensor
-                          ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Masked-phone cross-entropy of the text branch; (loss, accuracy on masked frames)."""
+    def masked_phone_loss(self, phones: torch.Tensor, phone_lengths: torch.Tensor,
+                          budget: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Masked-phone cross-entropy of the text branch on at most ``budget`` frames of the
+        sentences (in turn; the last one cropped to a random window); (loss, accuracy on masked
+        frames)."""
         frames = []
         for ids, n in zip(phones, phone_lengths):
+            if frames and budget < 2 * self.text_mask_span:
+                break  # a sliver of a sentence would be one masked span: not worth a row
             ids = ids[:int(n)]
-            frames.append(ids.repeat_interleave(self.draw_durations(ids))[:self.text_max_frames])
+            f = ids.repeat_interleave(self.draw_durations(ids))[:self.text_max_frames]
+            if len(f) > budget:
+                start = int(torch.randint(len(f) - budget + 1, ()))
+                f = f[start:start + budget]
+            frames.append(f)
+            budget -= len(f)
         lengths = torch.tensor([len(f) for f in frames])
         ids = pad_sequence(frames, batch_first=True, padding_value=0)
         mask = span_mask(lengths, ids.size(1), self.text_mask_prob, self.text_mask_span
@@ -280,8 +292,8 @@ class MPCPretrainModel(PretrainModel):
         if self.text_weight > 0:
             if unpaired is None:
                 raise ValueError("text_weight > 0 needs the 'unpaired' (phones) data field")
-            n = max(1, int(round(self.text_batch_fraction * unpaired.size(0))))
-            mlm, text_acc = self.masked_phone_loss(unpaired[:n], unpaired_lengths[:n])
+            budget = max(1, math.ceil(self.text_frame_share * int(frame_lengths.sum())))
+            mlm, text_acc = self.masked_phone_loss(unpaired, unpaired_lengths, budget)
             loss = loss + self.text_weight * mlm
             stats["loss_text_mlm"], stats["acc_text_mlm"] = mlm.detach(), text_acc.detach()
         stats["loss"] = loss.detach()

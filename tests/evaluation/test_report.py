@@ -181,6 +181,44 @@ def test_report_from_fixture_exp(tmp_path):
     assert "## Phone recognition on real speech" in md
     assert "| xling_apc_tiny_2h | 48.0 (9.10 -> 2.30) | 48.0 (9.10 -> 2.30) |" in md
     assert (out / "phone_recognition.csv").read_text().count("\n") == 1 + 2 * 2
+    # the decision rule: the joint model (5% words replaced) vs its twin (50%) on the macro CER
+    verdict = json.loads((out / "verdict.json").read_text())
+    [v] = verdict["verdicts"]
+    assert (v["system"], v["baseline"], v["verdict"]) == ("xling_joint_tiny_2h",
+                                                          "xling_joint_tiny_twin_2h", "helps")
+    [check] = verdict["twin_checks"]  # no random-init control in this exp
+    assert check["control_arm"] == "fbank" and check["languages"] == 2
+    assert md.index("## Verdict of the decision rule") < md.index("## Clean test sets")
+    assert "**helps**" in md
+
+
+def test_verdict_follows_the_interval_and_flags_a_twin_that_learned_nothing():
+    from espnet_ext.evaluation import verdict
+
+    assert [verdict.decide(lo, hi) for lo, hi in ((-3, -0.1), (0.2, 4), (-1, 1), (-2, 0))] == [
+        "helps", "hurts", "no measurable effect", "no measurable effect"]
+
+    def row(base, sys_, arm_b, arm_s, lang, lo, hi, metric="cer", cond="clean"):
+        return {"baseline": base, "system": sys_, "baseline_arm": arm_b, "system_arm": arm_s,
+                "language": lang, "condition": cond, "metric": metric, "diff": (lo + hi) / 2,
+                "diff_lo": lo, "diff_hi": hi, "n_seeds": 3}
+
+    sig = [row("t", "j", "twin", "joint", "macro", 0.5, 2.0),
+           row("t", "p", "twin", "paired", "macro", -1.0, 0.5),
+           row("t", "j", "twin", "joint", "macro", -9, -8, metric="wer"),      # not the rule's
+           row("t", "j", "twin", "joint", "macro", -9, -8, cond="snr0_babble"),  # not the rule's
+           row("f", "t", "fbank", "twin", "cs", 1.0, 2.0),
+           row("f", "t", "fbank", "twin", "es", 0.5, 1.0),
+           row("r", "t", "random_init", "twin", "cs", 1.0, 2.0)]
+    verdicts = verdict.text_verdicts(sig)
+    assert [(v["system"], v["verdict"], v["n_seeds"]) for v in verdicts] == [
+        ("j", "hurts", 3), ("p", "no measurable effect", 3)]
+    checks = verdict.twin_checks(sig)
+    assert [(c["control_arm"], c["languages_better"], c["languages"]) for c in checks] == [
+        ("fbank", 0, 2), ("random_init", 0, 1)]
+    md = verdict.render(verdicts, checks)
+    assert "**hurts**" in md and "not shown to be useful" in md
+    assert verdict.render([], checks) == ""
 
 
 def test_report_refuses_unknown_pairs_and_missing_decode(tmp_path):

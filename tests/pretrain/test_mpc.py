@@ -171,3 +171,30 @@ def test_random_init_control_is_the_first_weights_of_every_run_of_its_config(tmp
                            model_file=init, info={"variant": "random_init"})
     assert info["method"] == "mpc" and info["variant"] == "random_init" and info["seed"] == 5
     assert json.loads((tmp_path / "x.json").read_text())["arm"] == "random_init"
+
+
+def test_text_pass_gets_at_most_its_share_of_the_speech_frames():
+    """The unpaired sentences are taken in turn up to text_frame_share x the batch's speech
+    frames (the last one cropped), so the joint model's cost per update is bounded."""
+    model = build({**text_conf(paired_weight=0.0), "text_frame_share": 0.25})
+    seen = []
+    encode = model.encode
+
+    def spy(x, lengths, embedded=False, all_layers=False):
+        if embedded:
+            seen.append(lengths.clone())
+        return encode(x, lengths, embedded=embedded, all_layers=all_layers)
+
+    model.encode = spy
+    speech, speech_len = speech_batch()
+    text, text_len = phone_batch(4, 40, seed=1)  # 40 phones x 3-10 frames: far over budget
+    torch.manual_seed(0)
+    model(speech, speech_len, unpaired=text, unpaired_lengths=text_len)
+    speech_frames = int(model.features(speech, speech_len)[1].sum())
+    budget = -(-speech_frames // 4)
+    assert len(seen) == 1 and int(seen[0].sum()) == budget
+    # a generous share takes whole sentences, all of them
+    model.text_frame_share = 100.0
+    seen.clear()
+    model(speech, speech_len, unpaired=text, unpaired_lengths=text_len)
+    assert len(seen[0]) == len(text)
