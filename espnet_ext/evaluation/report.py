@@ -179,8 +179,11 @@ def compare_pairs(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tuple
     """Paired bootstrap (same utterances) of system B vs baseline A per language and condition
     (:func:`espnet_ext.evaluation.significance.compare_systems`, which also checks that both
     scored the same utterances against the same references and normalisation). Groups of
-    several seeds (:func:`group_seeds`) are paired seed by seed, and their rows get ``n_seeds``
-    and ``seeds``; a pair whose two sides have different seeds is skipped with a warning.
+    several seeds (:func:`group_seeds`) are paired seed by seed, and their rows get ``n_seeds``,
+    ``seeds``, ``baseline_runs`` and ``system_runs``. A side trained once (a control such as
+    fbank, next to a model pre-trained with several seeds) is paired with every seed of the
+    other side (its ``*_runs`` is 1: the interval covers the other side's seeds and the
+    utterances); any other pair whose two sides have different seeds is skipped with a warning.
     """
     by_key = {(g[0]["upstream"], g[0]["language"], g[0]["condition"]): g for g in groups}
     out = []
@@ -190,7 +193,11 @@ def compare_pairs(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tuple
                 continue
             gb = by_key[(b, lang, cond)]
             seeds = [[r.get("seed") for r in g] for g in (ga, gb)]
-            if seeds[0] != seeds[1]:
+            runs = [len(ga), len(gb)]
+            if seeds[0] != seeds[1] and "seed" in ga[0] and min(runs) == 1:
+                ga, gb = (ga * len(gb), gb) if len(ga) == 1 else (ga, gb * len(ga))
+                seeds[0] = seeds[1] = seeds[runs.index(max(runs))]
+            elif seeds[0] != seeds[1]:
                 # a pair over training seeds needs the same seeds on both sides; the rest of
                 # the report is still worth having
                 logger.warning(
@@ -210,7 +217,8 @@ def compare_pairs(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tuple
                        "p_value": round(res["p_value"], 4),
                        "significant": bool(res["significant"])}
                 if "seed" in ga[0]:
-                    row.update(n_seeds=len(ga), seeds=" ".join(seeds[0]))
+                    row.update(n_seeds=len(ga), seeds=" ".join(seeds[0]), baseline_runs=runs[0],
+                               system_runs=runs[1])
                 out.append(row)
     return out
 
@@ -482,7 +490,9 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
     An upstream counts in a condition when it was scored on every language of that condition
     (two or more). Each language is bootstrapped on its own, the same draw for every upstream
     (:func:`~.significance.language_rates`); upstreams trained with other seeds than the rest
-    form their own set (pairs across sets are skipped, as in :func:`compare_pairs`).
+    form their own set, and pairs across sets are skipped, except that an upstream trained once
+    also joins every set of several seeds as a guest for its pairs (its run paired with every
+    seed, as in :func:`compare_pairs`; its aggregates come from its own set).
 
     Returns:
         (aggregate rows, significance rows with ``language`` = ``macro``).
@@ -502,18 +512,22 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
         for u, seeds in seeds_of.items():
             if all(seeds) and len(set(seeds)) == 1:
                 sets[seeds[0]].append(u)
-        for seeds, ups in sorted(sets.items()):
-            seeded = "seed" in by_key[(ups[0], langs[0])][0]
+        once = [u for s_, ups in sorted(sets.items()) if len(s_) == 1 for u in ups]
+        for seeds, own in sorted(sets.items()):
+            seeded = "seed" in by_key[(own[0], langs[0])][0]
+            k = len(seeds)
+            ups = own + ([u for u in once if u not in own] if seeded and k > 1 else [])
             for m in METRICS:
                 per_language = []
                 for lang in langs:
-                    dirs = [exp_dir / r["exp_dir"] for u in ups for r in by_key[(u, lang)]]
+                    # a guest's one run, repeated: paired with every seed of the others
+                    dirs = [exp_dir / r["exp_dir"] for u in ups
+                            for r in (by_key[(u, lang)] * (k if u not in own else 1))]
                     _, errors, lengths = load_counts(dirs, m)
-                    k = len(seeds)
                     per_language.append(([errors[i * k:(i + 1) * k] for i in range(len(ups))],
                                          lengths))
                 points, resampled = language_rates(per_language, n_resamples, seed)
-                for u, res in zip(ups, cross_language_summary(points, resampled)):
+                for u, res in zip(own, cross_language_summary(points, resampled)):
                     row = {"upstream": u, "condition": cond, "metric": m,
                            "languages": " ".join(langs)}
                     for key in ("macro", "sd_languages", "worst"):
@@ -525,7 +539,7 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
                         row["n_seeds"] = len(seeds)
                     agg.append(row)
                 for a, b in pairs:
-                    if a not in ups or b not in ups:
+                    if a not in ups or b not in ups or (a not in own and b not in own):
                         continue
                     res = macro_difference(points, resampled, ups.index(a), ups.index(b))
                     row = {"baseline": a, "system": b, "language": "macro", "condition": cond,
@@ -535,7 +549,9 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
                            "p_value": round(res["p_value"], 4),
                            "significant": bool(res["significant"])}
                     if seeded:
-                        row.update(n_seeds=len(seeds), seeds=" ".join(seeds))
+                        row.update(n_seeds=k, seeds=" ".join(seeds),
+                                   baseline_runs=k if a in own else 1,
+                                   system_runs=k if b in own else 1)
                     sig.append(row)
     return agg, sig
 

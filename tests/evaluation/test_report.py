@@ -284,6 +284,30 @@ def test_pairs_trained_with_different_seeds_are_skipped_with_a_warning(tmp_path,
     assert ("cs", "clean") in twin and ("es", "clean") not in twin
 
 
+def test_a_control_trained_once_pairs_with_every_seed_of_a_pretrained_model(tmp_path):
+    """fbank trained once next to models pre-trained with three seeds: compared per language and
+    on the macro average, its one run paired with each seed; its aggregates counted once."""
+    exp = build_exp(tmp_path, n_utts=20, seeds=(1, 2, 3))
+    for lang in ("es", "cs"):
+        for k in (2, 3):
+            shutil.rmtree(exp / f"asr_fbank_{lang}_seed{k}")
+    out = write_report(exp, tmp_path / "r", n_resamples=50).parent
+    sig = json.loads((out / "significance.json").read_text())
+    vs_fbank = [s for s in sig if s["baseline"] == "fbank" and s["condition"] == "clean"
+                and s["metric"] == "cer" and s["system"] == "xling_joint_tiny_twin_2h"]
+    assert sorted(s["language"] for s in vs_fbank) == ["cs", "es", "macro"]
+    for s in vs_fbank:
+        assert (s["n_seeds"], s["baseline_runs"], s["system_runs"]) == (3, 1, 3), s
+    # between models of three seeds nothing changes: seed by seed
+    twin = next(s for s in sig if s["baseline"] == "xling_joint_tiny_twin_2h"
+                and s["language"] == "macro" and s["condition"] == "clean")
+    assert (twin["baseline_runs"], twin["system_runs"]) == (3, 3)
+    agg = json.loads((out / "aggregates.json").read_text())
+    fb = [a for a in agg if a["upstream"] == "fbank" and a["condition"] == "clean"
+          and a["metric"] == "cer"]
+    assert len(fb) == 1 and fb[0]["n_seeds"] == 1
+
+
 def test_one_recorded_seed_gives_the_report_without_seeds(tmp_path):
     plain, seeded = (write_report(build_exp(tmp_path / name, n_utts=10, seeds=seeds),
                                   tmp_path / name / "r", n_resamples=50).parent
