@@ -14,7 +14,7 @@ conv2d subsampling does not grow with the upstream's width (768-1024).
 
 And every upstream reaches the encoder at one frame rate (``encoder_frame_ms``, 40 ms by
 default): the encoder's input subsampling is chosen from the upstream's frame shift (conv2d, 4x,
-for 10 ms fbank/APC; conv2d2, 2x, for 20 ms wav2vec 2.0-family features; conv2d1 for 40 ms mpc),
+for 10 ms fbank/APC; conv2d2, 2x, for 20 ms wav2vec 2.0-family features; linear for 40 ms mpc),
 as ML-SUPERB feeds every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms
 upstream ran at 80 ms, where many utterances have more characters than frames and CTC cannot
 emit them.
