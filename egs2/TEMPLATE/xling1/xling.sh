@@ -149,14 +149,14 @@ for _o in stage stop_stage force datadir expdir dumpdir nj seed seeds languages 
     degrade_config pretrain_configs pretrain_hours pretrain_set pretrain_valid_set pretrain_arms pretrain_lang \
     pretrain_text phone_mode probe_languages probe_num_utts probe_variants pr_updates token_type nbpe upstreams \
     feats_dtype feats_normalize asr_config asr_configs asr_tag encoder_frame_ms inference_config inference_model \
-    inference_tag inference_nj gpu_inference score_normalize; do _plan+=("--${_o}" "${!_o}"); done
+    inference_tag inference_nj gpu_inference score_normalize; do _plan+=("--${_o}=${!_o}"); done
 plan() { ${python} -m espnet_ext.bin.recipe_plan "$1" "${_plan[@]}" "${@:2}"; }
 plan_rows() { local _out; _out=$(plan "${@:2}") || exit; mapfile -t "$1" < <([ -z "${_out}" ] || echo "${_out}"); }
 # One Python start checks seeds, --lang_data, configs, (stages 5-10) upstreams, conditions and arms; then sets
 # what the stages read (languages with --lang_data's, local_languages, conditions, inference_tag, ...).
 plan_rows _settings check
 for _row in "${_settings[@]}"; do printf -v "${_row%% *}" '%s' "${_row#* }"; done
-_plan+=(--conditions "${conditions}")
+_plan+=("--conditions=${conditions}")
 plan_rows _pretrain_runs pretrain_runs  # "CONFIG HOURS ARM SEED TEXT DURATIONS EXP TRAIN_DIR UPSTREAM"
 plan_rows _asr_runs asr_runs  # "UPSTREAM SEED ASR_CONFIG LANG EXP TRAIN_DIR DEV_DIR ..." (plan.AsrRun)
 done_already() { [ "${force}" = false ] && [ -f "$1" ]; }  # the step of this marker is done, no --force
@@ -267,7 +267,7 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     export XLING_STAGE=5
     # Frozen upstreams run on a GPU when the recipe has one (else stage 5 is the slowest CPU step of a real run).
     _extract_device=cpu; _extract_cmd=${train_cmd}; [ "${ngpu}" -eq 0 ] || { _extract_device=cuda; _extract_cmd="${cuda_cmd} --gpu 1"; }
-    plan_rows _sets data_dirs --option --data_dir train dev test  # "--data_dir", DIR per set
+    plan_rows _sets data_dirs --option=--data_dir train dev test  # "--data_dir", DIR per set
     plan_rows _rows upstreams  # "UPSTREAM CACHE_ROOT", given and pre-trained
     pool_each extract_one "${_rows[@]}"
 fi
