@@ -14,7 +14,7 @@ The points (each sits where a stage has written part of its outputs but not its 
 stage   point             where
 ======  ================  ===============================================================
 1       degraded_wavs     a degraded test set's WAVs are written, its wav.scp not yet
-2       token_list        a token list is written, its .done not yet (xling.sh)
+2       token_list        a token list is written, its .done not yet
 3, 6    saving_<file>     a training save of <file> (e.g. ``saving_1epoch.pth``: the epoch's
                           checkpoint.pth is saved, its model file is in its temporary file)
 4       export            an upstream's checkpoint is exported, its YAML not yet
@@ -22,7 +22,7 @@ stage   point             where
 6       collect_stats     the shape/feature statistics are merged, their .done not yet
                           (xling.sh)
 7       decoded           a language's test sets are decoded, their texts not merged (xling.sh)
-8       scored            a test set's scores are written, their .done not yet (xling.sh)
+8       scored            a test set's scores are written, their .done not yet
 9       probe_result      a probe's probe.json is written, its .done not yet
 10      report_tables     the report's CSV/JSON tables are written, plots and RESULTS.md not
 ======  ================  ===============================================================

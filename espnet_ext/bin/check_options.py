@@ -12,6 +12,7 @@ Imports stay light (yaml; s3prl only for an upstream that needs it).
 import argparse
 import logging
 from pathlib import Path
+from typing import Dict, Sequence
 
 from espnet_ext.bin import run_main
 from espnet_ext.errors import ConfigError, XlingError
@@ -46,6 +47,32 @@ def check_yaml_mapping(path: str, kind: str, option: str) -> dict:
     return raw
 
 
+def check_options(configs: Dict[str, Sequence[str]], upstreams: Sequence[str] = ()) -> None:
+    """Check config files (``{option: paths}``, options of :data:`KINDS`) and upstreams.
+
+    Raises:
+        ConfigError: after every bad entry is logged (one line each).
+    """
+    bad = 0
+    for option, kind in KINDS.items():
+        for path in configs.get(option, ()):
+            try:
+                check_yaml_mapping(path, kind, option)
+            except ConfigError as e:
+                logger.error("%s", e)
+                bad += 1
+    if upstreams:
+        from espnet_ext.bin.check_upstreams import check_upstreams
+
+        try:
+            check_upstreams(list(upstreams))
+        except XlingError as e:  # each bad upstream is logged already; this counts them
+            logger.error("%s", e)
+            bad += 1
+    if bad:
+        raise ConfigError("bad options (above): fix them; no stage has run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,24 +81,7 @@ def main() -> None:
     parser.add_argument("--upstream", action="append", default=[],
                         help="a conf/upstream name, YAML path or s3prl hub name (repeat)")
     args = parser.parse_args()
-    bad = 0
-    for option, kind in KINDS.items():
-        for path in getattr(args, option):
-            try:
-                check_yaml_mapping(path, kind, option)
-            except ConfigError as e:
-                logger.error("%s", e)
-                bad += 1
-    if args.upstream:
-        from espnet_ext.bin.check_upstreams import check_upstreams
-
-        try:
-            check_upstreams(args.upstream)
-        except XlingError as e:  # each bad upstream is logged already; this counts them
-            logger.error("%s", e)
-            bad += 1
-    if bad:
-        raise ConfigError("bad options (above): fix them; no stage has run")
+    check_options({option: getattr(args, option) for option in KINDS}, args.upstream)
 
 
 if __name__ == "__main__":

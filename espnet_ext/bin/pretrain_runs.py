@@ -1,4 +1,5 @@
-"""The pre-training runs of a recipe (stages 3-4), one line each, for xling.sh to loop over:
+"""The pre-training runs of a recipe (stages 3-4), one line each (the plan of
+:func:`espnet_ext.recipe.plan.pretrain_runs`, which xling.sh reads through ``recipe_plan``):
 
     python -m espnet_ext.bin.pretrain_runs --configs "conf/pretrain/apc_tiny.yaml \\
         conf/pretrain/mpc_tiny.yaml:0,2" --hours "0.5 1 2" --arms twin --seeds "1 2"
@@ -11,63 +12,11 @@ pre-training families. A bad config or arm is one line and exit 2, before any st
 """
 
 import argparse
-import logging
-from typing import List, NamedTuple
 
 from espnet_ext.bin import run_main
-from espnet_ext.errors import ConfigError
+from espnet_ext.recipe.plan import ARMS, PretrainRun, pretrain_runs as plan
 
-logger = logging.getLogger("espnet_ext")
-
-ARMS = ("twin", "paired")
-
-
-class PretrainRun(NamedTuple):
-    config: str
-    hours: str
-    arm: str
-    seed: str
-    text: bool
-    durations: bool
-
-    def line(self) -> str:
-        return " ".join([self.config, self.hours, self.arm, self.seed,
-                         str(self.text).lower(), str(self.durations).lower()])
-
-
-def plan(configs: str, hours: str, arms: str, seeds: str) -> List[PretrainRun]:
-    """The runs of ``--pretrain_configs`` (``CONFIG[:H1,H2]`` each), ``--pretrain_hours``,
-    ``--pretrain_arms`` and ``--seeds``.
-
-    Raises:
-        ConfigError: an unknown arm, a config that is missing, not a YAML mapping, or of an
-            unknown family.
-    """
-    from espnet_ext.bin.check_options import check_yaml_mapping
-    from espnet_ext.pretrain.families import DEFAULT_FAMILY, family, reads_text
-
-    bad = [a for a in arms.split() if a not in ARMS]
-    if bad:
-        raise ConfigError(f"--pretrain_arms '{bad[0]}': the arms are {' and '.join(ARMS)}")
-    kinds = {}
-    for entry in configs.split():
-        path = entry.split(":", 1)[0]
-        conf = check_yaml_mapping(path, "pre-training config", "pretrain_config")
-        fam = family(str(conf.get("model", DEFAULT_FAMILY)))
-        text = reads_text(conf)
-        kinds[path] = (text, text and fam.phone_durations)
-    runs = []
-    for seed in seeds.split():
-        for entry in configs.split():
-            path, _, own = entry.partition(":")
-            text, durations = kinds[path]
-            for h in (own.replace(",", " ") if own else hours).split():
-                runs.append(PretrainRun(path, h, "main", seed, text, durations))
-                if h == "0" or not text:
-                    continue  # the random-init control is not trained, so it has no arms
-                runs += [PretrainRun(path, h, arm, seed, text, durations)
-                         for arm in arms.split()]
-    return runs
+__all__ = ["ARMS", "PretrainRun", "plan", "main"]
 
 
 def main() -> None:

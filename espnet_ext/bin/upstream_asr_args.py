@@ -13,21 +13,22 @@ import contextlib
 import sys
 
 from espnet_ext.bin import run_main
+from espnet_ext.errors import ConfigError
 from espnet_ext.features.extract import DTYPES
 from espnet_ext.upstream.config import load_upstream_config
-from espnet_ext.upstream.espnet_args import DEFAULT_ENCODER_FRAME_MS, decode_args, train_args
+from espnet_ext.upstream.espnet_args import (
+    DEFAULT_ENCODER_FRAME_MS,
+    decode_args,
+    parse_encoder_frame_ms,
+    train_args,
+)
 
 
 def _frame_ms(parser: argparse.ArgumentParser, value: str):
-    if not value:
-        return None
     try:
-        frame_ms = float(value)
-    except ValueError:
-        frame_ms = -1.0
-    if frame_ms <= 0:
-        parser.error(f"--encoder_frame_ms {value!r}: a positive number of ms, or \"\"")
-    return frame_ms
+        return parse_encoder_frame_ms(value)
+    except ConfigError as e:
+        parser.error(str(e))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The pre-training families, one row each: what the training task builds, how the s3prl hub
 exports and runs it, and what the recipe must give it. The task (:mod:`.task`), the hub
-(:mod:`espnet_ext.upstream.hub`) and the recipe's run plan (:mod:`espnet_ext.bin.pretrain_runs`)
+(:mod:`espnet_ext.upstream.hub`) and the recipe's run plan (:mod:`espnet_ext.recipe.plan`)
 all read this table, so a new family is one row here plus its model class.
 
 Kept free of torch and ESPnet imports: the recipe reads it before any stage runs.

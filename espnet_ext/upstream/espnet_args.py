@@ -180,6 +180,24 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
     return ["--encoder_conf", f"input_layer={layer}"]
 
 
+def parse_encoder_frame_ms(value: str) -> Optional[float]:
+    """``--encoder_frame_ms`` as given: a positive number of ms, or None for "" (keep the ASR
+    config's input_layer).
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if not value:
+        return None
+    try:
+        frame_ms = float(value)
+    except ValueError:
+        frame_ms = -1.0
+    if frame_ms <= 0:
+        raise ConfigError(f"--encoder_frame_ms {value!r}: a positive number of ms, or \"\"")
+    return frame_ms
+
+
 def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,
                cache_root: PathLike, dtype: str = "float32",
                encoder_frame_ms: Optional[float] = DEFAULT_ENCODER_FRAME_MS) -> List[str]:
