@@ -134,7 +134,7 @@ def test_unknown_key_and_wrong_type_raise(tmp_path):
     ("hubert_local", {"ckpt": "/y.pt"},
      r"options key 'ckpt' .* accepted keys: fairseq, legacy$"),
     ("xling_mpc", {"fairseq": True},
-     r"options key 'fairseq' .* 'xling_mpc' .* accepted keys: options_config$"),
+     r"options key 'fairseq' .* 'xling_mpc' .* accepted keys: \(none\)$"),
     ("fbank", {"frame_shift": 10}, r"upstream 'fbank' takes no options"),
     ("wav2vec2_local", {1: True}, r"options key 1 is not a name"),
 ])
