@@ -41,7 +41,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from espnet_ext.pretrain.base import PretrainModel
 from espnet_ext.pretrain.joint import BLANK, UNK, read_phone_list
-from espnet_ext.upstream.mpc_expert import encoder_input, run_encoder, sinusoid_table
+from espnet_ext.upstream.mpc_expert import encoder_input, run_encoder, valid_and_positions
 
 # s3prl extracter config (upstream/baseline/extracter.py): 80 log-mel, 25/10 ms, per-utterance
 # mean/variance normalisation, no deltas. dither 0: the same audio gives the same features.
@@ -213,9 +213,7 @@ class MPCPretrainModel(PretrainModel):
         """The Transformer on input features (or, ``embedded``, on already embedded frames)."""
         if not embedded:
             return run_encoder(self.encoder, x, lengths, all_layers)
-        valid = (torch.arange(x.size(1), device=x.device)[None, :]
-                 < lengths.to(x.device)[:, None]).to(x.dtype)
-        positions = sinusoid_table(x.size(1), self.encoder.config.hidden_size).to(x)
+        valid, positions = valid_and_positions(x, lengths, self.encoder.config.hidden_size)
         extended = (1.0 - valid[:, None, None, :]) * -10000.0  # as TransformerModel.forward
         layers = self.encoder.encoder(x + positions, extended, output_all_encoded_layers=all_layers,
                                       head_mask=[None] * len(self.encoder.encoder.layer))

@@ -54,15 +54,21 @@ def encoder_input(extracter, wavs: List[torch.Tensor], k: int
     return pad_sequence(feats, batch_first=True), lengths
 
 
+def valid_and_positions(x: torch.Tensor, lengths: torch.Tensor, dim: int
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) 1/0 mask of real frames, and the (T, dim) position rows this batch needs (s3prl's
+    table has MAX_FRAMES rows; the values agree)."""
+    valid = (torch.arange(x.size(1), device=x.device)[None, :]
+             < lengths.to(x.device)[:, None]).to(x.dtype)
+    return valid, sinusoid_table(x.size(1), dim).to(x)
+
+
 def run_encoder(model, x: torch.Tensor, lengths: torch.Tensor, all_layers: bool = True):
     """s3prl's ``TransformerModel`` on a padded batch: the padding masked out of attention."""
     if x.size(1) > MAX_FRAMES:
         raise ValueError(f"an input of {x.size(1)} frames exceeds the {MAX_FRAMES} frames "
                          "s3prl's position table covers")
-    valid = (torch.arange(x.size(1), device=x.device)[None, :]
-             < lengths.to(x.device)[:, None]).to(x.dtype)
-    # only the rows this batch needs (s3prl's table has MAX_FRAMES rows; the values agree)
-    positions = sinusoid_table(x.size(1), model.config.hidden_size).to(x)
+    valid, positions = valid_and_positions(x, lengths, model.config.hidden_size)
     return model(x, positions.expand(x.size(0), -1, -1), valid,
                  output_all_encoded_layers=all_layers)
 
