@@ -45,7 +45,7 @@ def build_asr(frontend_args: list, token_list: Path, asr_config: Path, stats: Pa
     """An ESPnet ASR model from our downstream config + the given frontend arguments."""
     from espnet2.tasks.asr import ASRTask
 
-    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.asr.task import register_frontends
 
     register_frontends()
     parser = ASRTask.get_parser()
@@ -115,7 +115,7 @@ def main() -> None:
     from espnet_ext.text.tokens import build_token_list
     from espnet_ext.upstream import load_upstream
     from espnet_ext.upstream.config import load_upstream_config
-    from espnet_ext.upstream.espnet_args import cache_key, frontend_args
+    from espnet_ext.asr.inputs import cache_key, frontend_args
 
     tmp = Path(tempfile.mkdtemp(prefix="xling_bench_"))
     src = Path(args.data_dir)

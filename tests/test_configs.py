@@ -5,7 +5,7 @@ a file reached twice, e.g. through ``egs2/offline_mini/xling1/conf -> ../../../c
 once, named by its real path). The directory under the conf root says what a file is:
 
 - ``asr/``: ESPnet's ASRTask (with our frontends registered, as ``espnet_ext.bin.asr_train``)
-  parses it with fbank's input side (``espnet_ext.upstream.espnet_args``), builds the model,
+  parses it with fbank's input side (``espnet_ext.asr.inputs``), builds the model,
   optimizer and scheduler, and runs one forward on a tiny batch.
 - ``pretrain/``: the same through our ``PretrainTask`` with the options ``xling.sh`` passes
   (``pretrain_one``: data options, ``phone_list`` for the joint model); GPU-sized ones (wav2vec2
@@ -131,9 +131,9 @@ def build_training(task, argv: List[str], config: Path) -> torch.nn.Module:
 
 def build_asr(config: Path, tmp_path: Path) -> torch.nn.Module:
     """The downstream ASR of ``config`` with fbank input, as stage 6 builds it."""
-    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.asr.task import register_frontends
     from espnet_ext.upstream.config import load_upstream_config
-    from espnet_ext.upstream.espnet_args import frontend_args
+    from espnet_ext.asr.inputs import frontend_args
 
     register_frontends()  # before get_parser: the frontend choices are fixed when it is built
     from espnet2.tasks.asr import ASRTask
@@ -225,10 +225,10 @@ def check_upstream(config: Path, tmp_path: Path) -> None:
 def check_decode(config: Path, tmp_path: Path) -> None:
     from espnet2.bin.asr_inference import get_parser
 
-    from espnet_ext.bin.asr_inference import _split_greedy_config
+    from espnet_ext.asr.inference import split_greedy_config
 
     # espnet_ext.bin.asr_inference removes its own key (ctc_greedy) before ESPnet parses.
-    _, cmd = _split_greedy_config(["--config", str(config), "--output_dir", str(tmp_path)])
+    _, cmd = split_greedy_config(["--config", str(config), "--output_dir", str(tmp_path)])
     parser = get_parser()
     parse(parser, cmd + ["--data_path_and_name_and_type", f"{tmp_path}/wav.scp,speech,sound"])
     clean = Path(cmd[cmd.index("--config") + 1])

@@ -123,7 +123,7 @@ class FbankLayers:
     def __init__(self, device: str = "cpu"):
         from espnet2.asr.frontend.default import DefaultFrontend
 
-        from espnet_ext.upstream.espnet_args import FBANK_FRONTEND_CONF
+        from espnet_ext.asr.inputs import FBANK_FRONTEND_CONF
 
         self.frontend = DefaultFrontend(fs=SAMPLE_RATE, **FBANK_FRONTEND_CONF).to(device).eval()
         self.device = device

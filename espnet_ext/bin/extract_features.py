@@ -14,7 +14,7 @@ from espnet_ext.features.extract import (
     DTYPES, cache_dir_for, extract_features, is_complete, parse_layers,
 )
 from espnet_ext.upstream import load_upstream, load_upstream_config
-from espnet_ext.upstream.espnet_args import cache_key, uses_cache
+from espnet_ext.asr.inputs import cache_key, uses_cache
 
 
 def get_parser() -> argparse.ArgumentParser:

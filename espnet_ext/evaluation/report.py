@@ -24,8 +24,8 @@ Outputs in ``out_dir``:
 What each upstream is (fbank, random-init control, joint model, paired arm, audio-only twin,
 an audio-only method, external; its pre-training config and amount) comes from the metadata
 stage 4 writes beside each exported upstream (:mod:`.systems`), not from its name. A degraded
-test set's condition is stored in the score summary's meta (``condition``), and noise conditions
-are named ``snr<dB>_<noise>`` (by conf/degrade).
+test set's condition is stored in the score summary's meta (``condition``, and for additive noise
+its ``noise`` and ``snr_db`` from conf/degrade), so condition names are free.
 
 Training seeds (``--seeds``, the summary's meta ``seed``): the runs of one upstream with different
 seeds on one test set become one row, with the mean over seeds, the spread over seeds and a
@@ -38,11 +38,10 @@ import io
 import json
 import logging
 import math
-import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from espnet_ext.errors import XlingError
 from espnet_ext.evaluation import verdict
@@ -65,7 +64,6 @@ logger = logging.getLogger(__name__)
 
 # A second downstream head's systems are labelled <upstream>@<head> in tables and comparisons.
 HEAD_SEP = "@"
-_SNR = re.compile(r"^snr(?P<snr>-?\d+(?:\.\d+)?)_(?P<noise>[A-Za-z0-9]+)$")
 METRICS = ("cer", "wer")  # table columns and plot rows, in this order
 
 
@@ -129,7 +127,7 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
             row = dict(g[0])
         else:
             row = {k: g[0][k] for k in ("upstream", "arm", "language", "test_set", "condition",
-                                        "decode",
+                                        "noise", "snr_db", "decode",
                                         "encoder_frame_ms", "head", "num_utts") if k in g[0]}
             row.update({m: round(res[m]["rate"], 2) for m in METRICS})
             row.update({k: sum(r[k] for r in g)
@@ -333,15 +331,14 @@ def plot_snr(rows: List[Dict], out_dir: Path) -> List[Path]:
     clean test set is drawn at the right as "clean"."""
     paths = []
     langs = sorted({r["language"] for r in rows})
-    noises = sorted({m.group("noise") for r in rows if (m := _SNR.match(r["condition"]))})
+    noises = sorted({r["noise"] for r in rows if r.get("noise")})
     for noise in noises:
         plt, fig, axes = _metric_axes(langs)
         for lang in langs:
             by_up = defaultdict(dict)
             for r in rows:
-                m = _SNR.match(r["condition"])
-                if r["language"] == lang and m and m.group("noise") == noise:
-                    by_up[r["upstream"]][float(m.group("snr"))] = r
+                if r["language"] == lang and r.get("noise") == noise:
+                    by_up[r["upstream"]][float(r["snr_db"])] = r
                 elif r["language"] == lang and r["condition"] == "clean":
                     by_up[r["upstream"]][math.inf] = r
             snrs = sorted({s for d in by_up.values() for s in d if s != math.inf})
@@ -457,14 +454,18 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _condition_order(cond: str) -> tuple:
-    """clean first, then each noise from high to low SNR, then the other conditions by name."""
-    m = _SNR.match(cond)
-    if cond == "clean":
-        return (0, "", 0.0)
-    if m:
-        return (1, m.group("noise"), -float(m.group("snr")))
-    return (2, cond, 0.0)
+def _condition_order(rows: Sequence[Dict]) -> Callable[[str], tuple]:
+    """Sort key of condition names: clean first, then each noise from high to low SNR (the noise
+    and SNR its rows' score summaries record), then the other conditions by name."""
+    noisy = {r["condition"]: (r["noise"], float(r["snr_db"])) for r in rows if r.get("noise")}
+
+    def key(cond: str) -> tuple:
+        if cond == "clean":
+            return (0, "", 0.0)
+        if cond in noisy:
+            return (1, noisy[cond][0], -noisy[cond][1])
+        return (2, cond, 0.0)
+    return key
 
 
 def _ci(r: Dict, m: str) -> str:
@@ -501,7 +502,7 @@ def cross_language(exp_dir: Path, groups: List[List[Dict]], pairs: Sequence[Tupl
     for g in groups:
         by_cond[g[0]["condition"]][(g[0]["upstream"], g[0]["language"])] = g
     agg, sig = [], []
-    for cond in sorted(by_cond, key=_condition_order):
+    for cond in sorted(by_cond, key=_condition_order([r for g in groups for r in g])):
         by_key = by_cond[cond]
         langs = sorted({lang for _, lang in by_key})
         if len(langs) < 2:
@@ -562,7 +563,8 @@ def label_heads(rows: List[Dict], systems: Mapping[str, Dict]
     so every table and comparison keeps heads apart; the main head keeps the plain name.
 
     Returns the labelled rows and each label's metadata: the upstream's (``systems``, from
-    :func:`~.systems.describe_upstreams`) plus ``head`` ("" for the main head).
+    :func:`~.systems.describe_upstreams`) plus its ``upstream`` and ``head`` ("" for the main
+    head).
     """
     out, labels = [], {}
     for r in rows:
@@ -571,7 +573,7 @@ def label_heads(rows: List[Dict], systems: Mapping[str, Dict]
         if not r.pop("main_head", True):
             head = r["head"]
             r["upstream"] = f"{upstream}{HEAD_SEP}{head}"
-        labels[r["upstream"]] = {**systems[upstream], "head": head}
+        labels[r["upstream"]] = {**systems[upstream], "upstream": upstream, "head": head}
         out.append(r)
     return out, labels
 
@@ -586,23 +588,23 @@ def _with_arms(row: Dict, labels: Mapping[str, Dict]) -> Dict:
     return out
 
 
-def head_agreement(results: List[Dict]) -> List[Dict]:
+def head_agreement(results: List[Dict], labels: Mapping[str, Dict]) -> List[Dict]:
     """Per language and second head: do the heads rank the upstreams the same way on clean CER?
 
     Kendall's tau-b between the main head's and the other head's CERs of the upstreams scored
     under both, and the pairs whose order flips (MP3S found that heads can reorder SSL rankings).
+    ``labels``: each system label's upstream and head (:func:`label_heads`).
     """
     from scipy.stats import kendalltau
 
     clean = [r for r in results if r["condition"] == "clean"]
-    main = {(r["upstream"], r["language"]): r for r in clean if HEAD_SEP not in r["upstream"]}
+    main = {(r["upstream"], r["language"]): r for r in clean if not labels[r["upstream"]]["head"]}
     main_head = next((r.get("head", "") for r in main.values()), "")
     out = []
-    for head in sorted({r["upstream"].split(HEAD_SEP, 1)[1] for r in clean
-                        if HEAD_SEP in r["upstream"]}):
+    for head in sorted({labels[r["upstream"]]["head"] for r in clean} - {""}):
         for lang in sorted({r["language"] for r in clean}):
-            other = {r["upstream"].split(HEAD_SEP, 1)[0]: r["cer"] for r in clean
-                     if r["language"] == lang and r["upstream"].endswith(HEAD_SEP + head)}
+            other = {labels[r["upstream"]]["upstream"]: r["cer"] for r in clean
+                     if r["language"] == lang and labels[r["upstream"]]["head"] == head}
             ups = sorted(u for u in other if (u, lang) in main)
             if len(ups) < 2:
                 continue
@@ -624,7 +626,7 @@ def render_report(rows: List[Dict], sig: List[Dict], probes: List[Dict], plots: 
                   verdict_md: str = "") -> str:
     langs = sorted({r["language"] for r in rows})
     ups = sorted({r["upstream"] for r in rows})
-    conds = sorted({r["condition"] for r in rows}, key=_condition_order)
+    conds = sorted({r["condition"] for r in rows}, key=_condition_order(rows))
     by_key = {(r["upstream"], r["language"], r["condition"]): r for r in rows}
     out = io.StringIO()
     out.write(f"# {title}\n\n")
@@ -780,7 +782,7 @@ def write_report(exp_dir: PathLike, out_dir: PathLike, decode: Optional[str] = N
     sig = [_with_arms(s, labels) for s in sig + macro_sig]
     aggregates = [{"upstream": a["upstream"], "arm": labels[a["upstream"]]["arm"], **a}
                   for a in aggregates]
-    agreement = head_agreement(results)
+    agreement = head_agreement(results, labels)
     verdicts, checks = verdict.text_verdicts(sig), verdict.twin_checks(sig)
     weights = read_layer_weights(exp_dir, [r for g in groups for r in g])
     probes = read_probes(exp_dir)

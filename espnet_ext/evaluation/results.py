@@ -39,6 +39,9 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
                 "test_set": meta.get("test_set", f.parent.parent.name),
                 # summaries from before degraded conditions existed are all clean test sets
                 "condition": meta.get("condition", "clean"),
+                # additive noise of the condition and its SNR (dB), "" for the others
+                "noise": meta.get("noise", ""),
+                "snr_db": meta.get("snr_db", ""),
                 "decode": meta.get("decode", f.parent.parent.parent.name),
                 # training seed of the run (--seeds); "" for summaries from before seeds
                 "seed": str(meta.get("seed", "")),

@@ -49,7 +49,7 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     """Check every option that would otherwise fail only after minutes of work, then give the
     settings the stages read: ``(name, value)`` pairs.
 
-    In order: the seeds; the ``--lang_data`` entries (their paths when stage 1 runs); every
+    In order: the stages; the seeds; the ``--lang_data`` entries (their paths when stage 1 runs); every
     config file and (when stages 5-10 run) every ``--upstreams`` entry; the degradation
     conditions; the pre-training runs.
 
@@ -58,6 +58,11 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     """
     from espnet_ext.bin.check_options import check_options
 
+    if not 1 <= opts.stage <= 10:
+        raise ConfigError(f"--stage {opts.stage}: the stages are 1-10")
+    if opts.stage > opts.stop_stage:
+        raise ConfigError(f"--stage {opts.stage} is after --stop_stage {opts.stop_stage}: "
+                          "nothing to run")
     for seed in [opts.seed] + opts.seed_list:
         if not re.fullmatch(r"[0-9]+", seed):
             raise ConfigError(f"--seed/--seeds value '{seed}' is not a non-negative integer")
@@ -300,7 +305,7 @@ def asr_train_args(opts: RecipeOptions, run: AsrRun, stats: bool = False) -> Lis
         DataDirError: the token list is missing (stage 2 writes it).
         ConfigError: the upstream cannot be used.
     """
-    from espnet_ext.upstream.espnet_args import parse_encoder_frame_ms, train_args
+    from espnet_ext.asr.inputs import parse_encoder_frame_ms, train_args
 
     token_list = f"{run.token_dir}/tokens.txt"
     if not Path(token_list).is_file():
@@ -351,7 +356,7 @@ def decode_prepare(opts: RecipeOptions, run: AsrRun) -> Tuple[int, List[str]]:
         ConfigError: the upstream cannot be used.
     """
     from espnet_ext.bin.split_keys import split_scp
-    from espnet_ext.upstream.espnet_args import decode_args
+    from espnet_ext.asr.inputs import decode_args
 
     todo = []
     for name in run.test_sets:
@@ -421,8 +426,10 @@ def score_all(opts: RecipeOptions) -> None:
     """Stage 8: score every decoded test set of every downstream ASR not scored yet: WER/CER,
     per-utterance errors and alignments into ``<decode dir>/<test set>/score``, with the fields
     of its results row in the summary; then its ``.done``."""
+    from espnet_ext.data.degrade import load_degrade_config
     from espnet_ext.evaluation.scoring import score_files
 
+    settings = load_degrade_config(opts.degrade_config) if opts.degrade_config else {}
     for run in plan.asr_runs(opts):
         for name in run.test_sets:
             out = f"{run.decode_dir}/{name}"
@@ -445,6 +452,9 @@ def score_all(opts: RecipeOptions) -> None:
                 "head": run.head,
                 "main_head": str(run.main_head).lower(),
             }
+            degraded = settings.get(condition)
+            if degraded is not None and degraded.noise is not None:  # the report's SNR curves
+                meta.update(noise=degraded.noise, snr_db=degraded.snr_db)
             score_files(ref, f"{out}/text", run.lang, f"{out}/score", meta, opts.score_normalize)
             fail_point("scored")
             _touch(f"{out}/score/.done")

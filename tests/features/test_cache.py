@@ -91,7 +91,7 @@ def test_cache_layout_and_info(env):
 def test_cached_frontend_equals_s3prl_featurizer(env, normalize):
     from s3prl.nn import Featurizer
 
-    from espnet_ext.features.frontend import CachedLayersFrontend
+    from espnet_ext.asr.frontend import CachedLayersFrontend
 
     featurizer = Featurizer(env.upstream, normalize=normalize)
     frontend = CachedLayersFrontend(num_layers=3, layer_dim=16, normalize=normalize)
@@ -134,7 +134,7 @@ def test_cached_training_loss_equals_on_the_fly(env):
     from espnet2.tasks.asr import ASRTask
     from torch.nn.utils.rnn import pad_sequence
 
-    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.asr.task import register_frontends
 
     register_frontends()
     chars = sorted({c for t in TEXTS.values() for c in t.replace(" ", "")})
@@ -238,7 +238,7 @@ def test_fp16_and_layer_subset_within_tolerance(env, tmp_path):
 
 
 def test_bad_layers_and_dims_raise(env, tmp_path):
-    from espnet_ext.features.frontend import CachedLayersFrontend
+    from espnet_ext.asr.frontend import CachedLayersFrontend
 
     with pytest.raises(ConfigError, match="layers"):
         extract_features(env.upstream, env.data, tmp_path, cache_key="k" * 64, layers=[5])

@@ -124,10 +124,10 @@ def test_espnet_asr_trains_a_step_with_the_joint_upstream_as_frontend(tmp_path):
     generated upstream YAML by the same arguments the recipe passes to asr_train."""
     import dataclasses
 
-    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.asr.task import register_frontends
     from espnet_ext.pretrain.export import export_upstream
     from espnet_ext.upstream.config import load_upstream_config
-    from espnet_ext.upstream.espnet_args import frontend_args
+    from espnet_ext.asr.inputs import frontend_args
 
     register_frontends()
     from espnet2.tasks.asr import ASRTask

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -354,7 +355,8 @@ def test_score_all_writes_each_summary_with_its_row_fields(tmp_path):
     data, exp = tmp_path / "data", tmp_path / "exp"
     utts = {"u1": "hola mundo", "u2": "buenos dias"}
     opts = options(datadir=str(data), expdir=str(exp), pretrain_configs="", languages="es",
-                   conditions="tel8k", asr_configs=f"{ASR} {CTC}", asr_tag="t")
+                   degrade_config="conf/degrade/quick.yaml", conditions="snr10_pink tel8k",
+                   asr_configs=f"{ASR} {CTC}", asr_tag="t")
     for run in plan.asr_runs(opts):
         for name in run.test_sets:
             if not (data / name).exists():
@@ -374,6 +376,10 @@ def test_score_all_writes_each_summary_with_its_row_fields(tmp_path):
         "head": "train_asr_ctc_head_fast", "main_head": "false"}
     assert list(summary["meta"]) == ["upstream", "seed", "test_set", "condition", "train_set",
                                      "decode", "encoder_frame_ms", "head", "main_head"]
+    noisy = json.loads((Path(plan.asr_runs(opts)[0].decode_dir) / "test_es_snr10_pink" / "score" /
+                        "summary.json").read_text())  # additive noise: its kind and SNR (the plots')
+    assert (noisy["meta"]["condition"], noisy["meta"]["noise"], noisy["meta"]["snr_db"]) == (
+        "snr10_pink", "pink", 10.0)
 
 
 def test_recipe_plan_cli_prints_rows_and_one_error_line(tmp_path):
@@ -392,3 +398,29 @@ def test_recipe_plan_cli_prints_rows_and_one_error_line(tmp_path):
     assert bad.stderr.strip().endswith(
         "Error: --lang_data entry 'sw:kaldi' is not CODE=KIND:PATH (e.g. sw=fleurs:/data/fleurs/sw_ke)")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_recipe_options_default_to_xling_sh_defaults():
+    """RecipeOptions (Python callers, tests) and xling.sh (the recipes) agree on every default;
+    xling.sh passes all of them to the plan, so a default changed in one place only would give
+    Python callers another plan than the recipe's."""
+    import shlex
+
+    script = (REPO_ROOT / "egs2" / "TEMPLATE" / "xling1" / "xling.sh").read_text(encoding="utf-8")
+    top = script[:script.index("help_message=")]
+    defaults = {}
+    for line in top.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.isidentifier() and name == name.lower():
+            words = shlex.split(value, comments=True)
+            defaults[name] = words[0] if words else ""
+    checked = 0
+    for field in fields(RecipeOptions):
+        if field.name == "conditions":  # read from --degrade_config, not an option of xling.sh
+            continue
+        assert field.name in defaults, f"--{field.name} is not an option of xling.sh"
+        value = field.default
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        assert shown == defaults[field.name], field.name
+        checked += 1
+    assert checked == len(fields(RecipeOptions)) - 1

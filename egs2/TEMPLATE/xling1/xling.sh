@@ -139,9 +139,6 @@ log "$0 $*"
 . ./path.sh
 . ./cmd.sh
 
-# Fail fast: options that would otherwise fail only after minutes of work.
-[ "${stage}" -ge 1 ] && [ "${stage}" -le 10 ] || { log "Error: --stage ${stage}: the stages are 1-10"; exit 2; }
-[ "${stage}" -le "${stop_stage}" ] || { log "Error: --stage ${stage} is after --stop_stage ${stop_stage}: nothing to run"; exit 2; }
 # plan WHAT [ARG...]: rows of the run plan, or a step of a stage, from the options it reads (python -m
 # espnet_ext.bin.recipe_plan --help); plan_rows ARRAY WHAT [ARG...]: the rows into ARRAY (a failed plan stops).
 _plan=()
@@ -184,13 +181,14 @@ run_collect_stats() {
     _nj=$(plan collect_stats_split "$2" "$3" "${_logdir}") || exit
     OMP_NUM_THREADS=1 ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" "${@:4}" --collect_stats true \
         --train_shape_file "${_logdir}/train.JOB.scp" --valid_shape_file "${_logdir}/valid.JOB.scp" \
-        --output_dir "${_logdir}/stats.JOB" || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
-    ${python} -m espnet2.bin.aggregate_stats_dirs $(printf -- "--input_dir ${_logdir}/stats.%d " $(seq "${_nj}")) --output_dir "$1"
+        --output_dir "${_logdir}/stats.JOB" \
+        || { log "Error: collect stats failed; see ${_logdir}/stats.*.log"; exit 1; }
+    ${python} -m espnet2.bin.aggregate_stats_dirs --output_dir "$1" \
+        $(printf -- "--input_dir ${_logdir}/stats.%d " $(seq "${_nj}"))
 }
 
-# A small job pool for stages 3-7: pooled CMD... runs CMD in the background once fewer than ${train_jobs} pooled
-# jobs run (on CPU, each with nproc/train_jobs threads); pool_wait waits for all of them and fails if any failed
-# (each job's own error is in its log; the others finish first, so no finished work is lost); pool_each CMD ROW...
+# The job pool of stages 3-7: pool_each CMD ROW... runs CMD ROW for each row, ${train_jobs} at a time (CPU:
+# nproc/train_jobs threads each), then fails if any failed (after the others finished: no finished work is lost).
 _pool_pids=()
 pooled() {
     if [ "${train_jobs}" -le 1 ]; then "$@"; return; fi
@@ -233,7 +231,8 @@ pretrain_one() {
     if ! done_already "${_exp}/stats/.done"; then
         plan_rows _opts pretrain_args --run "${1}" --stats
         log "Stage 3: speech lengths: ${_train}, ${_dev} -> ${_exp}/stats"
-        run_collect_stats "${_exp}/stats" "${_train}" "${_dev}" ${python} -m espnet_ext.bin.pretrain_train "${_opts[@]}" ${pretrain_args}
+        run_collect_stats "${_exp}/stats" "${_train}" "${_dev}" \
+            ${python} -m espnet_ext.bin.pretrain_train "${_opts[@]}" ${pretrain_args}
         touch "${_exp}/stats/.done"
     fi
     plan_rows _opts pretrain_args --run "${1}"
@@ -266,7 +265,8 @@ extract_one() {
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     export XLING_STAGE=5
     # Frozen upstreams run on a GPU when the recipe has one (else stage 5 is the slowest CPU step of a real run).
-    _extract_device=cpu; _extract_cmd=${train_cmd}; [ "${ngpu}" -eq 0 ] || { _extract_device=cuda; _extract_cmd="${cuda_cmd} --gpu 1"; }
+    _extract_device=cpu; _extract_cmd=${train_cmd}
+    [ "${ngpu}" -eq 0 ] || { _extract_device=cuda; _extract_cmd="${cuda_cmd} --gpu 1"; }
     plan_rows _sets data_dirs --option=--data_dir train dev test  # "--data_dir", DIR per set
     plan_rows _rows upstreams  # "UPSTREAM CACHE_ROOT", given and pre-trained
     pool_each extract_one "${_rows[@]}"
@@ -280,9 +280,10 @@ asr_train_one() {
     if ! done_already "${_exp}/stats/.done"; then
         plan_rows _opts asr_train_args --run "${1}" --stats
         log "Stage 6: collect stats: ${_train}, ${_dev} -> ${_exp}/stats"
-        run_collect_stats "${_exp}/stats" "${_train}" "${_dev}" ${python} -m espnet_ext.bin.asr_train "${_opts[@]}" ${asr_args}
+        run_collect_stats "${_exp}/stats" "${_train}" "${_dev}" \
+            ${python} -m espnet_ext.bin.asr_train "${_opts[@]}" ${asr_args}
         # ESPnet names text shape files by token type (asr.sh does the same rename).
-        for _d in train valid; do mv "${_exp}/stats/${_d}/text_shape" "${_exp}/stats/${_d}/text_shape.${token_type}"; done
+        for _d in "${_exp}"/stats/{train,valid}; do mv "${_d}/text_shape" "${_d}/text_shape.${token_type}"; done
         fail_point collect_stats; touch "${_exp}/stats/.done"
     fi
     plan_rows _opts asr_train_args --run "${1}"
@@ -295,9 +296,8 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     pool_each asr_train_one "${_asr_runs[@]}"
 fi
 
-# decode_lang ASR_RUN: decode the test sets of its language (clean and each condition) not decoded yet with that
-# ASR (stage 7): the plan splits them into the jobs (one asr_inference per job decodes all of them in turn,
-# --sets_file: ESPnet's import costs more than a small set's decoding), then merges the outputs into their texts.
+# decode_lang ASR_RUN: decode its language's test sets (clean, each condition) not decoded yet (stage 7); the plan
+# splits them into jobs, each one asr_inference for its sets (ESPnet's import costs more than a small set's decoding).
 decode_lang() {
     local upstream lang _exp _dir _nj _model _todo
     read -r upstream _ _ lang _exp _ <<< "${1}"; _dir=${_exp}/${inference_tag}
@@ -327,14 +327,14 @@ fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
     export XLING_STAGE=9
-    # One synthetic probe set per language (shared by every upstream), then one probe per (upstream, language),
-    # each with its .done; one process per language probes every upstream in turn (imports cost more than a
-    # probe). Rows "PROGRAM LANG OUT_ROOT SRC": phone_probe per --probe_languages, phone_recognition per language.
+    # Rows "PROGRAM LANG OUT_ROOT SRC": phone_probe per --probe_languages, phone_recognition per language; each
+    # process probes every upstream in turn (imports cost more than a probe), each probe with its .done.
     plan_rows _rows probes
     for _row in "${_rows[@]}"; do
         read -r _what lang _out _src <<< "${_row}"; plan_rows _args probe_args --what "${_what}" --lang "${lang}"
         log "Stage 9: ${_what//_/ } (${probe_upstreams}; ${lang}): ${_src} -> ${_out}/<upstream>/${lang}"
-        ${python} -m espnet_ext.bin.${_what} "${_args[@]}" "${_force[@]}" || { log "Error: ${_what//_/ } failed (${lang}; above)"; exit 1; }
+        ${python} -m espnet_ext.bin.${_what} "${_args[@]}" "${_force[@]}" \
+            || { log "Error: ${_what//_/ } failed (${lang}; above)"; exit 1; }
     done
 fi
 

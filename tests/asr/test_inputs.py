@@ -6,7 +6,7 @@ import pytest
 
 from espnet_ext.errors import ConfigError
 from espnet_ext.upstream.config import UpstreamConfig
-from espnet_ext.upstream.espnet_args import decode_args, frontend_args, speech_input, uses_cache
+from espnet_ext.asr.inputs import decode_args, frontend_args, speech_input, uses_cache
 
 
 def test_fbank_is_espnets_default_frontend_on_the_waveform(tmp_path):
@@ -31,7 +31,7 @@ def test_frozen_upstream_reads_its_cache_with_a_linear_preencoder(tmp_path):
 
 
 def test_missing_cache_says_to_run_stage_5(tmp_path, monkeypatch):
-    import espnet_ext.upstream.espnet_args as ea
+    import espnet_ext.asr.inputs as ea
 
     monkeypatch.setattr(ea, "config_hash", lambda cfg: "h")
     (tmp_path / "test_es").mkdir()
@@ -53,7 +53,7 @@ def test_fine_tuning_limits_are_clear_errors(kwargs, msg):
 
 def _asr_model(input_args, tmp_path):
     """The fast ASR config built as stage 6 builds it, with the given input arguments."""
-    from espnet_ext.bin.asr_train import register_frontends
+    from espnet_ext.asr.task import register_frontends
     from tests.test_configs import TOKENS, build_training
 
     register_frontends()
@@ -73,7 +73,7 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
     """fbank (10 ms) and a cached 20 ms upstream: the built encoders emit one frame per 40 ms."""
     import torch
 
-    from espnet_ext.upstream.espnet_args import encoder_input_args
+    from espnet_ext.asr.inputs import encoder_input_args
 
     fbank = UpstreamConfig(name="fbank", upstream="fbank")
     cache = tmp_path / "c"
@@ -82,7 +82,7 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
                                                   "frame_shift_ms": 20.0}))
     (cache / ".done").write_text("k")
     w2v = UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt")
-    from espnet_ext.upstream.espnet_args import frame_shift_ms
+    from espnet_ext.asr.inputs import frame_shift_ms
 
     assert frame_shift_ms(fbank) == 10.0 and frame_shift_ms(w2v, cache) == 20.0
     seconds = 4
@@ -103,14 +103,14 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
                                                 (20, 20, "linear"), (40, 40, "linear"),
                                                 (10, 80, "conv2d8")])
 def test_input_layer_follows_the_frame_shift(shift, target, layer):
-    from espnet_ext.upstream.espnet_args import encoder_input_args
+    from espnet_ext.asr.inputs import encoder_input_args
 
     cfg = UpstreamConfig(name="u", upstream="fbank")
     assert encoder_input_args(cfg, shift, target) == ["--encoder_conf", f"input_layer={layer}"]
 
 
 def test_impossible_frame_rate_is_a_clear_error_naming_the_upstream():
-    from espnet_ext.upstream.espnet_args import encoder_input_args
+    from espnet_ext.asr.inputs import encoder_input_args
 
     cfg = UpstreamConfig(name="odd_upstream", upstream="wav2vec2_local", path="/x.pt")
     with pytest.raises(ConfigError, match=r"odd_upstream.*30 ms frames cannot reach .* 40 ms"):
@@ -119,7 +119,7 @@ def test_impossible_frame_rate_is_a_clear_error_naming_the_upstream():
 
 def test_fine_tuned_upstream_is_built_once_for_its_width_and_frame_shift(tmp_path, monkeypatch):
     import espnet_ext.upstream as up
-    from espnet_ext.upstream.espnet_args import frame_shift_ms
+    from espnet_ext.asr.inputs import frame_shift_ms
     from tests.upstream.fixtures import build_wav2vec2
 
     build_wav2vec2(tmp_path / "w.pt")
