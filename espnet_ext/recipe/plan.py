@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from espnet_ext.errors import ConfigError
 
@@ -40,6 +40,7 @@ class RecipeOptions:
     dumpdir: str = "dump"
     seed: str = "1"
     seeds: str = ""
+    arm_seeds: str = ""
     languages: str = "nl cs es fr it ru"
     lang_data: str = ""
     probe_languages: str = ""
@@ -79,6 +80,10 @@ class RecipeOptions:
         """The training seeds (``--seeds``, else ``--seed``)."""
         return self.seeds.split() or [self.seed]
 
+    def seeds_of(self, arm: str) -> List[str]:
+        """The training seeds of the systems of ``arm`` (``--arm_seeds``, else :attr:`seed_list`)."""
+        return parse_arm_seeds(self.arm_seeds).get(arm, self.seed_list)
+
     @property
     def heads(self) -> List[str]:
         """The downstream ASR configs (``--asr_configs``, else ``--asr_config``)."""
@@ -105,6 +110,30 @@ class RecipeOptions:
 
 
 OPTION_NAMES = [f.name for f in fields(RecipeOptions)]
+
+
+def parse_arm_seeds(value: str) -> Dict[str, List[str]]:
+    """``--arm_seeds "twin=1,2,3 joint=1,2,3"``: arm -> its training seeds.
+
+    Raises:
+        ConfigError: an entry that is not ``ARM=S1[,S2...]`` with non-negative integer seeds,
+            or an arm given twice.
+    """
+    out: Dict[str, List[str]] = {}
+    for entry in value.split():
+        arm, _, seeds = entry.partition("=")
+        if not re.fullmatch(r"[a-z_0-9]+", arm) or not re.fullmatch(r"[0-9]+(,[0-9]+)*", seeds):
+            raise ConfigError(f"--arm_seeds entry '{entry}' is not ARM=S1[,S2...] (e.g. "
+                              "twin=1,2,3; arms as in the results' arm column)")
+        if arm in out:
+            raise ConfigError(f"--arm_seeds: arm '{arm}' is given twice")
+        out[arm] = list(dict.fromkeys(seeds.split(",")))
+    return out
+
+
+def upstream_arm(upstream: str) -> str:
+    """The arm of a ``--upstreams`` entry, as the report names it: ``fbank`` or ``external``."""
+    return "fbank" if stem(upstream) == "fbank" else "external"
 
 
 def stem(path: str) -> str:
@@ -231,28 +260,33 @@ def data_dirs(opts: RecipeOptions, kinds: List[str]) -> List[str]:
 
 class PretrainRun(NamedTuple):
     """One pre-training run: ``arm`` is ``main``, ``twin`` or ``paired``; ``text``: it reads
-    phones; ``durations``: it needs espeak-ng's phone durations."""
+    phones; ``durations``: it needs espeak-ng's phone durations; ``system``: its arm as the
+    report names it (``joint``, ``twin``, ``paired``, ``random_init`` or the family, e.g.
+    ``apc``), the key of ``--arm_seeds``."""
     config: str
     hours: str
     arm: str
     seed: str
     text: bool
     durations: bool
+    system: str = ""
 
     def line(self) -> str:
         return " ".join([self.config, self.hours, self.arm, self.seed,
                          str(self.text).lower(), str(self.durations).lower()])
 
 
-def pretrain_runs(configs: str, hours: str, arms: str, seeds: str) -> List[PretrainRun]:
+def pretrain_runs(configs: str, hours: str, arms: str, seeds: str,
+                  arm_seeds: str = "") -> List[PretrainRun]:
     """The runs of ``--pretrain_configs`` (``CONFIG[:H1,H2]`` each), ``--pretrain_hours``,
     ``--pretrain_arms`` and ``--seeds``: seeds outermost, then configs in order, then amounts;
     the arms of a config that reads text follow its main run (amount 0, the random-init
-    control, has none: it is not trained).
+    control, has none: it is not trained). A run whose system arm ``--arm_seeds`` names runs
+    with those seeds instead of ``seeds``.
 
     Raises:
         ConfigError: an unknown arm, a config that is missing, not a YAML mapping, or of an
-            unknown family.
+            unknown family; a bad ``--arm_seeds``.
     """
     from espnet_ext.bin.check_options import check_yaml_mapping
     from espnet_ext.pretrain.families import DEFAULT_FAMILY, family, reads_text
@@ -264,27 +298,30 @@ def pretrain_runs(configs: str, hours: str, arms: str, seeds: str) -> List[Pretr
     for entry in configs.split():
         path = entry.split(":", 1)[0]
         conf = check_yaml_mapping(path, "pre-training config", "pretrain_config")
-        fam = family(str(conf.get("model", DEFAULT_FAMILY)))
+        name = str(conf.get("model", DEFAULT_FAMILY))
         text = reads_text(conf)
-        kinds[path] = (text, text and fam.phone_durations)
+        kinds[path] = (text, text and family(name).phone_durations, "joint" if text else name)
+    per_arm = parse_arm_seeds(arm_seeds)
+    all_seeds = list(dict.fromkeys(seeds.split() + [s for v in per_arm.values() for s in v]))
     runs = []
-    for seed in seeds.split():
+    for seed in all_seeds:
         for entry in configs.split():
             path, _, own = entry.partition(":")
-            text, durations = kinds[path]
+            text, durations, main = kinds[path]
             for h in (own.replace(",", " ") if own else hours).split():
-                runs.append(PretrainRun(path, h, "main", seed, text, durations))
-                if h == "0" or not text:
-                    continue
-                runs += [PretrainRun(path, h, arm, seed, text, durations)
-                         for arm in arms.split()]
+                run_arms = [("main", "random_init" if h == "0" else main)]
+                if h != "0" and text:
+                    run_arms += [(arm, arm) for arm in arms.split()]
+                runs += [PretrainRun(path, h, arm, seed, text, durations, system)
+                         for arm, system in run_arms
+                         if seed in per_arm.get(system, seeds.split())]
     return runs
 
 
 def recipe_pretrain_runs(opts: RecipeOptions) -> List[PretrainRun]:
     """:func:`pretrain_runs` of the recipe's options."""
     return pretrain_runs(opts.pretrain_configs, opts.pretrain_hours, opts.pretrain_arms,
-                         " ".join(opts.seed_list))
+                         " ".join(opts.seed_list), opts.arm_seeds)
 
 
 def seed_suffix(opts: RecipeOptions, seed: str) -> str:
@@ -338,10 +375,10 @@ def all_upstreams(opts: RecipeOptions, runs: List[PretrainRun]) -> List[str]:
 
 
 def probe_upstreams(opts: RecipeOptions, runs: List[PretrainRun]) -> List[str]:
-    """The upstreams stage 9 probes: ``--upstreams`` and the first seed's pre-trained ones."""
-    first = opts.seed_list[0]
+    """The upstreams stage 9 probes: ``--upstreams`` and the pre-trained ones, each system with
+    the first of its seeds."""
     return opts.upstreams.split() + [pretrained_upstream(opts, r) + ".yaml" for r in runs
-                                     if r.seed == first]
+                                     if r.seed == opts.seeds_of(r.system)[0]]
 
 
 def base_tag(opts: RecipeOptions, upstream: str, seed: str) -> str:
@@ -352,13 +389,14 @@ def base_tag(opts: RecipeOptions, upstream: str, seed: str) -> str:
 
 def probe_pairs(opts: RecipeOptions, runs: List[PretrainRun], out_root: str,
                 lang: str) -> List[str]:
-    """``--upstream U --out_dir <out_root>/<base tag>/<lang>`` per probed upstream (the first
-    seed's base tag)."""
-    first = opts.seed_list[0]
+    """``--upstream U --out_dir <out_root>/<base tag>/<lang>`` per probed upstream (the base tag
+    of the seed it is probed with)."""
+    seed_of = {pretrained_upstream(opts, r) + ".yaml": r.seed for r in runs}
     out = []
     for upstream in probe_upstreams(opts, runs):
+        seed = seed_of.get(upstream, opts.seeds_of(upstream_arm(upstream))[0])
         out += ["--upstream", upstream,
-                "--out_dir", f"{out_root}/{base_tag(opts, upstream, first)}/{lang}"]
+                "--out_dir", f"{out_root}/{base_tag(opts, upstream, seed)}/{lang}"]
     return out
 
 
@@ -469,7 +507,9 @@ def asr_runs(opts: RecipeOptions, runs: Optional[List[PretrainRun]] = None) -> L
     ``--upstreams`` entry with every seed (seeds outermost) and head, then each pre-training
     run's upstream, with the model of its own seed, with every head."""
     runs = recipe_pretrain_runs(opts) if runs is None else runs
-    trios = [(u, s, h) for s in opts.seed_list for u in opts.upstreams.split()
+    given = opts.upstreams.split()
+    seeds = list(dict.fromkeys(s for u in given for s in opts.seeds_of(upstream_arm(u))))
+    trios = [(u, s, h) for s in seeds for u in given if s in opts.seeds_of(upstream_arm(u))
              for h in opts.heads]
     trios += [(pretrained_upstream(opts, r) + ".yaml", r.seed, h) for r in runs
               for h in opts.heads]

@@ -146,6 +146,41 @@ def test_pretrain_tags_of_arms_amounts_and_seeds():
         "xling_mpc_fast_0h"
 
 
+def test_arm_seeds_train_those_arms_once_per_seed_and_the_others_once():
+    """The default experiment's shape: the twin and the joint model with three seeds, the
+    controls (fbank, random init, APC) and the paired arm once, with --seed."""
+    opts = options(pretrain_configs="conf/pretrain/apc_fast.yaml:0.02 conf/pretrain/mpc_fast.yaml:0,0.04",
+                   pretrain_arms="twin paired", arm_seeds="twin=1,2,3 joint=3,1,2", languages="es")
+    runs = plan.recipe_pretrain_runs(opts)
+    assert [(plan.pretrain_tag(opts, r), r.system) for r in runs] == [
+        ("apc_fast_0.02h", "apc"), ("mpc_fast_0h", "random_init"), ("mpc_fast_0.04h", "joint"),
+        ("mpc_fast_twin_0.04h", "twin"), ("mpc_fast_paired_0.04h", "paired"),
+        ("mpc_fast_0.04h_seed2", "joint"), ("mpc_fast_twin_0.04h_seed2", "twin"),
+        ("mpc_fast_0.04h_seed3", "joint"), ("mpc_fast_twin_0.04h_seed3", "twin")]
+    asr = [(r.tag, r.seed) for r in plan.asr_runs(opts)]
+    assert asr[0] == ("fbank", "1") and [t for t, _ in asr].count("fbank") == 1
+    assert [s for t, s in asr if t == "xling_mpc_fast_twin_0.04h"] == ["1", "2", "3"]
+    assert [s for t, s in asr if t == "xling_mpc_fast_paired_0.04h"] == ["1"]
+    # each system probed once, with the first of its seeds (joint: 3)
+    probed = plan.probe_upstreams(opts, runs)
+    assert "exp_fast/upstreams/xling_mpc_fast_0.04h_seed3.yaml" in probed and len(probed) == 6
+    assert "--out_dir" in plan.probe_pairs(opts, runs, "exp_fast/probe", "es")
+    assert "exp_fast/probe/xling_mpc_fast_0.04h/es" in plan.probe_pairs(opts, runs, "exp_fast/probe", "es")
+    # fbank takes its seeds from --arm_seeds too
+    assert [r.seed for r in plan.asr_runs(options(pretrain_configs="", arm_seeds="fbank=4,5",
+                                                  languages="es"))] == ["4", "5"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("twin", "--arm_seeds entry 'twin' is not ARM=S1"),
+    ("twin=1,x", "--arm_seeds entry 'twin=1,x' is not ARM=S1"),
+    ("twin=1 twin=2", "arm 'twin' is given twice"),
+])
+def test_bad_arm_seeds(value, message):
+    with pytest.raises(ConfigError, match=message):
+        stages.check(options(arm_seeds=value, stop_stage=4))
+
+
 def test_stem_is_basename_without_yaml():
     assert plan.stem("conf/asr/train_asr_fast.yaml") == "train_asr_fast"
     assert plan.stem("fbank") == "fbank"

@@ -45,9 +45,8 @@ ngpu=0                  # GPUs per node for training (0: CPU)
 num_nodes=1             # nodes for distributed training (ESPnet launcher)
 nj=2                    # parallel jobs for data processing
 inference_nj=2          # parallel decoding jobs
-train_jobs=1            # jobs at once in stages 3-7 (pre-training, export, feature caches, ASR
-                        # training, decoding); on CPU each gets nproc/train_jobs threads (2 jobs
-                        # of 1 thread beat 1 job of 2 threads)
+train_jobs=1            # jobs at once in stages 3-7; on CPU each gets nproc/train_jobs threads (2
+                        # jobs of 1 thread beat 1 job of 2 threads)
 gpu_inference=false
 python=python3
 seed=1                  # seed of data selection, noise, probes and bootstrap, and the main
@@ -56,7 +55,8 @@ seeds=""                # training seeds, e.g. "1 2 3": pre-training and downstr
                         # decoding and scoring) once per seed, dirs of seeds other than --seed
                         # suffixed _seed<S>; the report gives mean, spread over seeds and
                         # intervals over seeds and utterances together. "" = --seed only
-
+arm_seeds=""            # seeds per arm (the results' arm column), e.g. "twin=1,2,3 joint=1,2,3":
+                        # those systems train once per seed, every other arm with --seeds
 # Data
 languages="nl cs es fr it ru"   # evaluation languages: ${datadir}/{train,dev,test}_<lang>
 local_data_opts=""              # passed to local/data.sh
@@ -142,7 +142,7 @@ log "$0 $*"
 # plan WHAT [ARG...]: rows of the run plan, or a step of a stage, from the options it reads (python -m
 # espnet_ext.bin.recipe_plan --help); plan_rows ARRAY WHAT [ARG...]: the rows into ARRAY (a failed plan stops).
 _plan=()
-for _o in stage stop_stage force datadir expdir dumpdir nj seed seeds languages lang_data train_max_hours \
+for _o in stage stop_stage force datadir expdir dumpdir nj seed seeds arm_seeds languages lang_data train_max_hours \
     degrade_config pretrain_configs pretrain_hours pretrain_set pretrain_valid_set pretrain_arms pretrain_lang \
     pretrain_text phone_mode probe_languages probe_num_utts probe_variants pr_updates token_type nbpe upstreams \
     feats_dtype feats_normalize asr_config asr_configs asr_tag encoder_frame_ms inference_config inference_model \
