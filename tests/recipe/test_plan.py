@@ -459,3 +459,30 @@ def test_recipe_options_default_to_xling_sh_defaults():
         assert shown == defaults[field.name], field.name
         checked += 1
     assert checked == len(fields(RecipeOptions)) - 1
+
+
+def test_default_experiment_plan(tmp_path):
+    """The default run.sh's options give the experiment in miniature: five non-Germanic
+    languages, fbank, APC, the random-init control and the three mpc arms, the twin and the
+    joint model with three seeds, the other systems once, one head for all."""
+    recipe = REPO_ROOT / "egs2" / "offline_mini" / "xling1"
+    (tmp_path / "run.sh").write_bytes((recipe / "run.sh").read_bytes())
+    (tmp_path / "xling.sh").write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    os.chmod(tmp_path / "run.sh", 0o755)
+    os.chmod(tmp_path / "xling.sh", 0o755)
+    argv = subprocess.run(["./run.sh"], cwd=tmp_path, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    given = {argv[i][2:]: argv[i + 1] for i in range(0, len(argv), 2)}
+    names = {f.name for f in fields(RecipeOptions)}
+    opts = RecipeOptions(**{k: v for k, v in given.items() if k in names and k != "train_jobs"},
+                         conditions="snr10_babble snr10_pink tel8k")
+    assert plan.evaluation_languages(opts) == ["cs", "es", "fr", "it", "ru"]
+    runs = plan.recipe_pretrain_runs(opts)
+    systems = sorted((r.system, r.seed) for r in runs)
+    assert systems == [("apc", "1"), ("joint", "1"), ("joint", "2"), ("joint", "3"),
+                       ("paired", "1"), ("random_init", "1"), ("twin", "1"), ("twin", "2"),
+                       ("twin", "3")]
+    asr = plan.asr_runs(opts, runs)
+    assert len(asr) == (1 + len(runs)) * 5 and {r.head for r in asr} == {"train_asr_ctc_head"}
+    assert "encoder_frame_ms" not in given and opts.encoder_frame_ms == "40"  # one rate for all
+    assert all(len(r.test_sets) == 4 for r in asr)  # clean + three degraded conditions
