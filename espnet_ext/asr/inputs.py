@@ -8,11 +8,11 @@ between upstreams (SUPERB/ML-SUPERB protocol), and it changes here, from ``conf/
   ``cached_layers`` frontend, which learns the softmax-weighted layer sum.
 - fine-tuned s3prl upstream (``frozen: false``): ESPnet's ``frontend: s3prl`` on the waveform.
 
-Every s3prl upstream also gets ESPnet's ``preencoder: linear``, as ESPnet's SSL recipes do, to as
-many values per second as fbank gives (80 per 10 ms): 80 dims at 10 ms, 160 at 20 ms, 320 at
-40 ms. The encoder's input then does not grow with the upstream's width (768-1024), and no
-upstream is squeezed below fbank's bandwidth: with 80 dims for all (ESPnet's SSL recipes), a
-40 ms upstream reached the encoder through a quarter of fbank's values per second.
+Every s3prl upstream also gets ESPnet's ``preencoder: linear`` down to the fbank width (80), as
+ESPnet's SSL recipes do: the encoder then sees inputs of one size whatever the upstream, and its
+conv2d subsampling does not grow with the upstream's width (768-1024). A width that keeps fbank's
+values per second (320 at 40 ms) was checked and not kept: it closed under a quarter of a 40 ms
+random-init control's gap to fbank (docs/results.md, "Equal bandwidth into the downstream").
 
 And every upstream reaches the encoder at one frame rate (``encoder_frame_ms``, 40 ms by
 default): the encoder's input subsampling is chosen from the upstream's frame shift (conv2d, 4x,
@@ -104,7 +104,7 @@ def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str
         return ["--frontend", "cached_layers",
                 "--frontend_conf", f"num_layers={info['num_layers']}",
                 "--frontend_conf", f"layer_dim={info['dim']}",
-                *_preencoder_args(info["dim"], info.get("frame_shift_ms"))]
+                *_preencoder_args(info["dim"])]
     if cfg.freeze_steps:
         raise ConfigError(
             f"upstream '{cfg.name}': freeze_steps={cfg.freeze_steps} is not supported by "
@@ -127,22 +127,12 @@ def frontend_args(cfg: UpstreamConfig, cache: Optional[Path] = None) -> List[str
         args += ["--frontend_conf", "multilayer_feature=true"]
     else:
         args += ["--frontend_conf", f"layer={layers[0]}"]
-    return args + _preencoder_args(_upstream_dim(cfg), frame_shift_ms(cfg))
+    return args + _preencoder_args(_upstream_dim(cfg))
 
 
-def preencoder_size(shift_ms: Optional[float]) -> int:
-    """The pre-encoder's output size for frames of ``shift_ms``: fbank's values per second (80
-    per 10 ms); 80 when the shift is unknown (caches from before it was recorded)."""
-    n_mels = FBANK_FRONTEND_CONF["n_mels"]
-    if not shift_ms:
-        return n_mels
-    fbank_ms = 1000.0 * FBANK_FRONTEND_CONF["hop_length"] / 16000
-    return max(n_mels, int(round(n_mels * float(shift_ms) / fbank_ms)))
-
-
-def _preencoder_args(dim: int, shift_ms: Optional[float]) -> List[str]:
+def _preencoder_args(dim: int) -> List[str]:
     return ["--preencoder", "linear", "--preencoder_conf", f"input_size={dim}",
-            "--preencoder_conf", f"output_size={preencoder_size(shift_ms)}"]
+            "--preencoder_conf", f"output_size={FBANK_FRONTEND_CONF['n_mels']}"]
 
 
 # (fine-tuned) upstreams built in this process, by config: its width and frame shift need one build
