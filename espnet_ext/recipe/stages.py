@@ -49,9 +49,9 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     """Check every option that would otherwise fail only after minutes of work, then give the
     settings the stages read: ``(name, value)`` pairs.
 
-    In order: the stages; the seeds; the ``--lang_data`` entries (their paths when stage 1 runs); every
-    config file and (when stages 5-10 run) every ``--upstreams`` entry; the degradation
-    conditions; the pre-training runs.
+    In order: the stages; the seeds; the ``--lang_data`` entries (their paths when stage 1
+    runs); every config file and (when stages 5-10 run) every ``--upstreams`` entry; the
+    degradation conditions; the pre-training runs (and ``--arm_seeds``).
 
     Raises:
         ConfigError: the first bad option (config files and upstreams: all of them, logged).

@@ -40,7 +40,7 @@ else
     # ML-SUPERB CTC head on every (system x language), five non-Germanic languages (Slavic cs,
     # ru; Romance es, fr, it), training sets capped at 15 min (ML-SUPERB style), clean test
     # sets and three degraded conditions, CTC best path; the frame probe on nl, cs and es and
-    # phone recognition on every language. Decision rule: docs/evaluation.md. The CTC/attention
+    # phone recognition on every language. Decision rule: README. The CTC/attention
     # Conformer as a second head on every system:
     #   ./run.sh --asr_configs "conf/asr/train_asr_ctc_head.yaml conf/asr/train_asr_conformer.yaml"
     # APC's amount sweep: --pretrain_configs "conf/pretrain/apc_tiny.yaml conf/pretrain/mpc_tiny.yaml:0,2"
