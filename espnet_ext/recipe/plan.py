@@ -289,7 +289,8 @@ def pretrain_runs(configs: str, hours: str, arms: str, seeds: str,
             unknown family; a bad ``--arm_seeds``.
     """
     from espnet_ext.bin.check_options import check_yaml_mapping
-    from espnet_ext.pretrain.families import DEFAULT_FAMILY, family, reads_text
+    from espnet_ext.pretrain.export import arm_of
+    from espnet_ext.pretrain.families import DEFAULT_FAMILY, TEXT_WEIGHTS, family, reads_text
 
     bad = [a for a in arms.split() if a not in ARMS]
     if bad:
@@ -300,21 +301,23 @@ def pretrain_runs(configs: str, hours: str, arms: str, seeds: str,
         conf = check_yaml_mapping(path, "pre-training config", "pretrain_config")
         name = str(conf.get("model", DEFAULT_FAMILY))
         text = reads_text(conf)
-        kinds[path] = (text, text and family(name).phone_durations, "joint" if text else name)
+        # what export will record of the main run: the arm follows as the report derives it
+        model_conf = conf.get("model_conf") or {}
+        info = {"method": name, **{k: model_conf.get(k) for k in TEXT_WEIGHTS if text}}
+        kinds[path] = (text, text and family(name).phone_durations, info)
     per_arm = parse_arm_seeds(arm_seeds)
     all_seeds = list(dict.fromkeys(seeds.split() + [s for v in per_arm.values() for s in v]))
     runs = []
     for seed in all_seeds:
         for entry in configs.split():
             path, _, own = entry.partition(":")
-            text, durations, main = kinds[path]
+            text, durations, info = kinds[path]
             for h in (own.replace(",", " ") if own else hours).split():
-                run_arms = [("main", "random_init" if h == "0" else main)]
-                if h != "0" and text:
-                    run_arms += [(arm, arm) for arm in arms.split()]
-                runs += [PretrainRun(path, h, arm, seed, text, durations, system)
-                         for arm, system in run_arms
-                         if seed in per_arm.get(system, seeds.split())]
+                run_arms = ["main"] + (arms.split() if h != "0" and text else [])
+                for arm in run_arms:
+                    system = arm_of({**info, "variant": arm, "pretrain_hours": h})
+                    if seed in per_arm.get(system, seeds.split()):
+                        runs.append(PretrainRun(path, h, arm, seed, text, durations, system))
     return runs
 
 
@@ -507,10 +510,9 @@ def asr_runs(opts: RecipeOptions, runs: Optional[List[PretrainRun]] = None) -> L
     ``--upstreams`` entry with every seed (seeds outermost) and head, then each pre-training
     run's upstream, with the model of its own seed, with every head."""
     runs = recipe_pretrain_runs(opts) if runs is None else runs
-    given = opts.upstreams.split()
-    seeds = list(dict.fromkeys(s for u in given for s in opts.seeds_of(upstream_arm(u))))
-    trios = [(u, s, h) for s in seeds for u in given if s in opts.seeds_of(upstream_arm(u))
-             for h in opts.heads]
+    seeds_of = {u: opts.seeds_of(upstream_arm(u)) for u in opts.upstreams.split()}
+    seeds = list(dict.fromkeys(s for u_seeds in seeds_of.values() for s in u_seeds))
+    trios = [(u, s, h) for s in seeds for u in seeds_of if s in seeds_of[u] for h in opts.heads]
     trios += [(pretrained_upstream(opts, r) + ".yaml", r.seed, h) for r in runs
               for h in opts.heads]
     names, langs = conditions(opts), evaluation_languages(opts)
