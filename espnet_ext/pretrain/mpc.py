@@ -99,6 +99,9 @@ class MPCPretrainModel(PretrainModel):
         num_codebooks / codebook_size / codebook_dim: the frozen random quantisers.
         target_stack: encoder frames per target (the codes of frame t quantise the input
             frames t..t+k-1).
+        recon_weight: weight of an L1 reconstruction of the masked input frames (TERA's
+            target) beside the codes; 0 = codes only. A dense target that keeps acoustic detail
+            in the upper layers, as APC's does.
         phone_list: phone tokens (``<blank>`` first, ``<unk>`` in it); needed by the text arms.
         phone_durations: ``{phone: [10 ms frames]}`` or its JSON file; needed when
             ``text_weight > 0`` (converted to encoder frames, at least 1).
@@ -114,7 +117,7 @@ class MPCPretrainModel(PretrainModel):
                  input_stack: int = 1,
                  mask_prob: float = 0.4, mask_span: int = 10, noise_std: float = 0.1,
                  num_codebooks: int = 4, codebook_size: int = 512, codebook_dim: int = 16,
-                 target_stack: int = 4,
+                 target_stack: int = 4, recon_weight: float = 0.0,
                  phone_list: Union[List[str], str, None] = None,
                  phone_durations: Union[Dict, str, None] = None,
                  text_weight: float = 0.0, paired_weight: float = 0.0,
@@ -130,8 +133,8 @@ class MPCPretrainModel(PretrainModel):
         if min(num_codebooks, codebook_size, codebook_dim, target_stack, input_stack) < 1:
             raise ValueError("num_codebooks, codebook_size, codebook_dim, target_stack and "
                              "input_stack must be >= 1")
-        if text_weight < 0 or paired_weight < 0:
-            raise ValueError("text_weight and paired_weight must be >= 0")
+        if text_weight < 0 or paired_weight < 0 or recon_weight < 0:
+            raise ValueError("text_weight, paired_weight and recon_weight must be >= 0")
         if text_frame_share <= 0:
             raise ValueError(f"text_frame_share must be > 0, got {text_frame_share}")
         self.audio = _merge(DEFAULT_AUDIO, audio or {})
@@ -157,6 +160,9 @@ class MPCPretrainModel(PretrainModel):
             "codebooks", F.normalize(torch.randn(num_codebooks, codebook_size, codebook_dim), dim=-1))
         self.num_codebooks, self.codebook_size = num_codebooks, codebook_size
         self.head = torch.nn.Linear(dim, num_codebooks * codebook_size)
+        self.recon_weight = recon_weight
+        if recon_weight > 0:
+            self.recon_head = torch.nn.Linear(dim, feat_dim)
 
         # --- text arms: created after every speech module ---
         self.text_weight, self.paired_weight = text_weight, paired_weight
@@ -220,7 +226,8 @@ class MPCPretrainModel(PretrainModel):
         return layers if all_layers else layers[-1]
 
     def masked_prediction(self, speech: torch.Tensor, speech_lengths: torch.Tensor):
-        """Returns (loss, accuracy, top-layer output, frame lengths)."""
+        """Returns (code loss, code accuracy, L1 reconstruction loss or None, top-layer output,
+        frame lengths)."""
         feats, lengths = self.features(speech, speech_lengths)
         targets = self.targets(feats)
         mask = span_mask(lengths, feats.size(1), self.mask_prob, self.mask_span).to(feats.device)
@@ -230,7 +237,10 @@ class MPCPretrainModel(PretrainModel):
         wanted = targets[mask]                                               # (M, C)
         loss = F.cross_entropy(logits.float().transpose(1, 2), wanted)
         acc = (logits.argmax(-1) == wanted).float().mean()
-        return loss, acc, hidden, lengths
+        recon = None
+        if self.recon_weight > 0:
+            recon = F.l1_loss(self.recon_head(hidden[mask]).float(), feats[mask].float())
+        return loss, acc, recon, hidden, lengths
 
     # --- text -----------------------------------------------------------------------------
 
@@ -279,8 +289,11 @@ class MPCPretrainModel(PretrainModel):
                 unpaired: Optional[torch.Tensor] = None,
                 unpaired_lengths: Optional[torch.Tensor] = None, **kwargs
                 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        loss, acc, hidden, frame_lengths = self.masked_prediction(speech, speech_lengths)
+        loss, acc, recon, hidden, frame_lengths = self.masked_prediction(speech, speech_lengths)
         stats = {"loss_mpc": loss.detach(), "acc_mpc": acc.detach()}
+        if recon is not None:
+            loss = loss + self.recon_weight * recon
+            stats["loss_recon"] = recon.detach()
         if self.paired_weight > 0:
             if text is None:
                 raise ValueError("paired_weight > 0 needs the 'text' (phones) data field")

@@ -111,6 +111,17 @@ def test_each_text_arm_learns_on_tiny_data():
                             steps=30)
 
 
+def test_reconstruction_target_learns_and_weight_zero_changes_nothing():
+    """recon_weight adds an L1 reconstruction of the masked frames that falls on tiny data; with
+    weight 0 no head is built and the model is the codes-only one, parameter for parameter."""
+    assert_every_loss_falls(build({**copy.deepcopy(MPC_CONF), "recon_weight": 1.0}),
+                            ["loss_recon", "loss_mpc"], steps=30)
+    plain = build(copy.deepcopy(MPC_CONF), seed=2)
+    zero = build({**copy.deepcopy(MPC_CONF), "recon_weight": 0.0}, seed=2)
+    assert [n for n, _ in zero.named_parameters()] == [n for n, _ in plain.named_parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(zero.parameters(), plain.parameters()))
+
+
 def test_phone_durations_are_drawn_from_the_table():
     model = build(text_conf())
     ids = {p: i for i, p in enumerate(PHONES)}
@@ -142,6 +153,7 @@ def test_span_mask_covers_about_the_asked_share_in_spans():
     ({"text_weight": 1.0, "phone_durations": None}, "phone_durations"),
     ({"audio": {"kaldi": {"fbank": {"frame_shift": 20.0}}}}, "frame_shift must be 10"),
     ({"phone_durations": {"a": []}}, "non-empty"),
+    ({"recon_weight": -1.0}, "recon_weight"),
 ])
 def test_bad_options_are_refused_with_the_option_named(bad, match):
     with pytest.raises(ValueError, match=match):
