@@ -19,7 +19,9 @@ default): the encoder's input subsampling is chosen from the upstream's frame sh
 for 10 ms fbank/APC; conv2d2, 2x, for 20 ms wav2vec 2.0-family features; linear for 40 ms mpc),
 as ML-SUPERB feeds every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms
 upstream ran at 80 ms, where many utterances have more characters than frames and CTC cannot
-emit them.
+emit them. ``encoder_input="stack"`` reaches the same rate without convolutions: the frames of
+a 10 or 20 ms input are stacked by the pre-encoder (``espnet_ext.asr.preencoder``) and every
+upstream meets the same ``linear`` input layer.
 """
 
 import dataclasses
@@ -47,6 +49,9 @@ FBANK_FRONTEND_CONF = {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_me
 # through conv2d (measured side by side on 2 cores).
 INPUT_LAYERS = {1: "linear", 2: "conv2d2", 4: "conv2d", 6: "conv2d6", 8: "conv2d8"}
 DEFAULT_ENCODER_FRAME_MS = 40.0
+# How a faster input reaches the encoder's frame rate: ESPnet's convolutional input layers, or
+# frames stacked by the pre-encoder into a linear input layer.
+ENCODER_INPUTS = ("conv", "stack")
 # ESPnet folds batches by these lengths: samples for waveforms, frames for cached features.
 WAVE_FOLD_LENGTH = 80000
 FEATS_FOLD_LENGTH = 800
@@ -164,12 +169,20 @@ def frame_shift_ms(cfg: UpstreamConfig, cache: Optional[Path] = None) -> float:
 
 
 def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
-                       encoder_frame_ms: float = DEFAULT_ENCODER_FRAME_MS) -> List[str]:
-    """``--encoder_conf input_layer=...`` that brings ``shift_ms`` frames to ``encoder_frame_ms``.
+                       encoder_frame_ms: float = DEFAULT_ENCODER_FRAME_MS,
+                       encoder_input: str = "conv") -> List[str]:
+    """The arguments that bring ``shift_ms`` frames to ``encoder_frame_ms``: ``conv``, the
+    encoder's ``input_layer`` of that subsampling; ``stack``, a ``linear`` input layer after
+    the ``stack`` pre-encoder (which keeps the ``linear`` pre-encoder's ``input_size`` and
+    ``output_size`` that :func:`frontend_args` gives an s3prl upstream, and takes fbank's 80
+    bins as they are).
 
     Raises:
-        ConfigError: no ESPnet input layer subsamples by that factor (names the upstream).
+        ConfigError: no ESPnet input layer subsamples by that factor (names the upstream), or
+            an unknown ``encoder_input``.
     """
+    if encoder_input not in ENCODER_INPUTS:
+        raise ConfigError(f"--encoder_input {encoder_input!r}: one of {', '.join(ENCODER_INPUTS)}")
     factor = encoder_frame_ms / shift_ms
     layer = INPUT_LAYERS.get(int(round(factor))) if abs(factor - round(factor)) < 1e-6 else None
     if layer is None:
@@ -179,7 +192,14 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
             f"rate of {encoder_frame_ms:g} ms (ESPnet's input layers subsample by "
             f"{', '.join(map(str, sorted(INPUT_LAYERS)))}); use --encoder_frame_ms with one of "
             f"{reachable}, or \"\" to keep the ASR config's input_layer for every upstream")
-    return ["--encoder_conf", f"input_layer={layer}"]
+    k = int(round(factor))
+    if encoder_input == "conv" or k == 1:
+        return ["--encoder_conf", f"input_layer={layer}"]
+    args = ["--encoder_conf", "input_layer=linear", "--preencoder", "stack",
+            "--preencoder_conf", f"stack={k}"]
+    if cfg.upstream == FBANK:
+        args += ["--preencoder_conf", f"input_size={FBANK_FRONTEND_CONF['n_mels']}"]
+    return args
 
 
 def parse_encoder_frame_ms(value: str) -> Optional[float]:
@@ -202,14 +222,17 @@ def parse_encoder_frame_ms(value: str) -> Optional[float]:
 
 def train_args(cfg: UpstreamConfig, train_dir: PathLike, valid_dir: PathLike,
                cache_root: PathLike, dtype: str = "float32",
-               encoder_frame_ms: Optional[float] = DEFAULT_ENCODER_FRAME_MS) -> List[str]:
+               encoder_frame_ms: Optional[float] = DEFAULT_ENCODER_FRAME_MS,
+               encoder_input: str = "conv") -> List[str]:
     """Everything ``asr_train`` needs about the input: frontend, speech data, speech fold length,
-    and (unless ``encoder_frame_ms`` is None) the encoder input layer of that frame rate."""
+    and (unless ``encoder_frame_ms`` is None) the way to that encoder frame rate
+    (``encoder_input``: :func:`encoder_input_args`)."""
     train = speech_input(cfg, train_dir, cache_root, dtype)
     valid = speech_input(cfg, valid_dir, cache_root, dtype)
     cache = find_cache(cfg, train_dir, cache_root, dtype) if uses_cache(cfg) else None
     encoder = ([] if encoder_frame_ms is None else
-               encoder_input_args(cfg, frame_shift_ms(cfg, cache), encoder_frame_ms))
+               encoder_input_args(cfg, frame_shift_ms(cfg, cache), encoder_frame_ms,
+                                  encoder_input))
     return frontend_args(cfg, cache) + encoder + [
         "--train_data_path_and_name_and_type", train,
         "--valid_data_path_and_name_and_type", valid,

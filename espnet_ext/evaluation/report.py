@@ -128,7 +128,8 @@ def summarize(exp_dir: Path, groups: List[List[Dict]], n_resamples: int, seed: i
         else:
             row = {k: g[0][k] for k in ("upstream", "arm", "language", "test_set", "condition",
                                         "noise", "snr_db", "decode",
-                                        "encoder_frame_ms", "head", "num_utts") if k in g[0]}
+                                        "encoder_frame_ms", "encoder_input", "head",
+                                        "num_utts") if k in g[0]}
             row.update({m: round(res[m]["rate"], 2) for m in METRICS})
             row.update({k: sum(r[k] for r in g)
                         for k in ("char_errors", "chars", "word_errors", "words")})

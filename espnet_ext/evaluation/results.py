@@ -48,6 +48,9 @@ def collect_results(exp_dir: PathLike) -> List[Dict]:
                 # the frame rate every upstream reached the encoder at ("config": the ASR
                 # config's input layer for all; "" for summaries from before it was recorded)
                 "encoder_frame_ms": str(meta.get("encoder_frame_ms", "")),
+                # how 10/20 ms inputs reached it: "conv" input layers or "stack"ed frames into
+                # a linear one ("" for summaries from before it was recorded: conv)
+                "encoder_input": meta.get("encoder_input", ""),
                 # the downstream head (ASR config name) and whether it is the run's main head
                 # (--asr_configs); summaries from before heads existed: one main head
                 "head": meta.get("head", ""),

@@ -49,7 +49,7 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     """Check every option that would otherwise fail only after minutes of work, then give the
     settings the stages read: ``(name, value)`` pairs.
 
-    In order: the stages; the seeds; the ``--lang_data`` entries (their paths when stage 1
+    In order: the stages; the seeds; the encoder's input; the ``--lang_data`` entries (their paths when stage 1
     runs); every config file and (when stages 5-10 run) every ``--upstreams`` entry; the
     degradation conditions; the pre-training runs (and ``--arm_seeds``).
 
@@ -66,6 +66,12 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     for seed in [opts.seed] + opts.seed_list:
         if not re.fullmatch(r"[0-9]+", seed):
             raise ConfigError(f"--seed/--seeds value '{seed}' is not a non-negative integer")
+    from espnet_ext.asr.inputs import ENCODER_INPUTS, parse_encoder_frame_ms
+
+    parse_encoder_frame_ms(opts.encoder_frame_ms)
+    if opts.encoder_input not in ENCODER_INPUTS:
+        raise ConfigError(f"--encoder_input {opts.encoder_input!r}: one of "
+                          f"{', '.join(ENCODER_INPUTS)}")
     plan.lang_data_entries(opts.lang_data, check_paths=opts.stage <= 1)
     check_options({"asr_config": opts.heads, "inference_config": [opts.inference_config],
                    "pretrain_config": [e.split(":", 1)[0] for e in opts.pretrain_configs.split()],
@@ -317,7 +323,7 @@ def asr_train_args(opts: RecipeOptions, run: AsrRun, stats: bool = False) -> Lis
     frame_ms = parse_encoder_frame_ms(opts.encoder_frame_ms)
     args += _upstream_args(run.upstream, lambda cfg: train_args(
         cfg, run.train_dir, run.dev_dir, plan.cache_root(opts, run.upstream), opts.feats_dtype,
-        frame_ms))
+        frame_ms, opts.encoder_input))
     args += ["--train_data_path_and_name_and_type", f"{run.train_dir}/text,text,text",
              "--valid_data_path_and_name_and_type", f"{run.dev_dir}/text,text,text",
              "--fold_length", "150"]
@@ -449,6 +455,7 @@ def score_all(opts: RecipeOptions) -> None:
                 "train_set": Path(run.train_dir).name,
                 "decode": opts.decode_tag,
                 "encoder_frame_ms": opts.encoder_frame_ms or "config",
+                "encoder_input": opts.encoder_input if opts.encoder_frame_ms else "config",
                 "head": run.head,
                 "main_head": str(run.main_head).lower(),
             }

@@ -99,6 +99,60 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
     assert all(abs(n - seconds * 1000 / 40) <= 3 for n in outputs.values()), outputs
 
 
+def test_stacked_inputs_reach_one_linear_input_layer_at_one_frame_rate(tmp_path):
+    """--encoder_input stack: fbank's 10 ms bins (as they are) and a cached 20 ms upstream (after
+    the linear map to 80) are stacked to 40 ms frames by the pre-encoder; both encoders have
+    ESPnet's linear input layer, no convolution, and emit one frame per 40 ms."""
+    import torch
+
+    from espnet_ext.asr.inputs import encoder_input_args
+    from espnet_ext.asr.preencoder import StackPreEncoder
+
+    fbank = UpstreamConfig(name="fbank", upstream="fbank")
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "cache.json").write_text(json.dumps({"num_layers": 2, "dim": 16, "cache_key": "k",
+                                                  "frame_shift_ms": 20.0}))
+    (cache / ".done").write_text("k")
+    w2v = UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt")
+    seconds = 4
+    for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
+                                              ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
+        model = _asr_model(frontend + encoder_input_args(cfg, shift, 40.0, "stack"),
+                           tmp_path / name)
+        assert isinstance(model.preencoder, StackPreEncoder)
+        assert model.preencoder.output_size() == 80 * 40 / shift  # 80 values per input frame
+        assert not any(isinstance(m, torch.nn.Conv2d) for m in model.encoder.modules())
+        frames = int(seconds * 1000 / shift)
+        with torch.no_grad():
+            x, n = model.preencoder(torch.randn(1, frames, width), torch.tensor([frames]))
+            _, out_len, _ = model.encoder(x, n)
+        assert int(out_len[0]) == seconds * 1000 / 40, name
+
+
+def test_stack_preencoder_concatenates_consecutive_frames():
+    import torch
+
+    from espnet_ext.asr.preencoder import StackPreEncoder
+
+    x = torch.arange(2 * 10 * 3, dtype=torch.float).view(2, 10, 3)
+    out, lengths = StackPreEncoder(input_size=3, stack=4)(x, torch.tensor([10, 5]))
+    assert out.shape == (2, 3, 12) and lengths.tolist() == [3, 2]
+    assert torch.equal(out[0, 1], x[0, 4:8].reshape(-1))
+    assert torch.equal(out[0, 2, 6:], torch.zeros(6))  # the last group zero-padded
+    with pytest.raises(ConfigError, match="stack pre-encoder"):
+        StackPreEncoder(input_size=3, stack=0)
+
+
+def test_40ms_upstreams_get_the_same_arguments_either_way_and_bad_modes_are_refused():
+    from espnet_ext.asr.inputs import encoder_input_args
+
+    cfg = UpstreamConfig(name="u", upstream="xling_mpc", path="/x.pt")
+    assert encoder_input_args(cfg, 40.0, 40.0, "stack") == encoder_input_args(cfg, 40.0, 40.0)
+    with pytest.raises(ConfigError, match="--encoder_input 'pool'"):
+        encoder_input_args(cfg, 10.0, 40.0, "pool")
+
+
 @pytest.mark.parametrize("shift,target,layer", [(10, 40, "conv2d"), (20, 40, "conv2d2"),
                                                 (20, 20, "linear"), (40, 40, "linear"),
                                                 (10, 80, "conv2d8")])

@@ -245,7 +245,7 @@ def test_probes_of_stage_9():
 
 # --- stage steps --------------------------------------------------------------------------------
 
-def test_check_gives_the_settings_and_refuses_bad_seeds():
+def test_check_gives_the_settings_and_refuses_bad_seeds_and_encoder_inputs():
     settings = dict(stages.check(options(stop_stage=4, conditions=None,
                                          degrade_config="conf/degrade/quick.yaml")))
     assert settings["languages"] == "nl es" and settings["conditions"] == "snr10_babble snr10_pink tel8k"
@@ -254,6 +254,10 @@ def test_check_gives_the_settings_and_refuses_bad_seeds():
         "fbank", "exp_fast/upstreams/xling_apc_fast_0.02h.yaml"]
     with pytest.raises(ConfigError, match="--seed/--seeds value 'x' is not a non-negative integer"):
         stages.check(options(seeds="1 x", stop_stage=4))
+    with pytest.raises(ConfigError, match="--encoder_input 'convs': one of conv, stack"):
+        stages.check(options(encoder_input="convs", stop_stage=4))
+    with pytest.raises(ConfigError, match="--encoder_frame_ms 'x'"):
+        stages.check(options(encoder_frame_ms="x", stop_stage=4))
 
 
 def test_training_arguments():
@@ -408,9 +412,10 @@ def test_score_all_writes_each_summary_with_its_row_fields(tmp_path):
     assert summary["meta"] == {
         "upstream": "fbank_t", "seed": "1", "test_set": "test_es_tel8k", "condition": "tel8k",
         "train_set": "train_es", "decode": "decode_ctc_greedy", "encoder_frame_ms": "40",
-        "head": "train_asr_ctc_head_fast", "main_head": "false"}
+        "encoder_input": "conv", "head": "train_asr_ctc_head_fast", "main_head": "false"}
     assert list(summary["meta"]) == ["upstream", "seed", "test_set", "condition", "train_set",
-                                     "decode", "encoder_frame_ms", "head", "main_head"]
+                                     "decode", "encoder_frame_ms", "encoder_input", "head",
+                                     "main_head"]
     noisy = json.loads((Path(plan.asr_runs(opts)[0].decode_dir) / "test_es_snr10_pink" / "score" /
                         "summary.json").read_text())  # additive noise: its kind and SNR (the plots')
     assert (noisy["meta"]["condition"], noisy["meta"]["noise"], noisy["meta"]["snr_db"]) == (

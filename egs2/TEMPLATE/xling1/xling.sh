@@ -121,6 +121,8 @@ feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_m
 encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate: the encoder's
                         # input_layer is chosen from the upstream's frame shift (conv2d for 10 ms,
                         # conv2d2 for 20 ms); "" keeps the ASR config's input_layer for all
+encoder_input=conv      # how 10/20 ms frames reach that rate: conv (that input_layer) or stack (frames
+                        # stacked by the pre-encoder, a linear input layer for every upstream)
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
@@ -145,8 +147,8 @@ _plan=()
 for _o in stage stop_stage force datadir expdir dumpdir nj seed seeds arm_seeds languages lang_data train_max_hours \
     degrade_config pretrain_configs pretrain_hours pretrain_set pretrain_valid_set pretrain_arms pretrain_lang \
     pretrain_text phone_mode probe_languages probe_num_utts probe_variants pr_updates token_type nbpe upstreams \
-    feats_dtype feats_normalize asr_config asr_configs asr_tag encoder_frame_ms inference_config inference_model \
-    inference_tag inference_nj gpu_inference score_normalize; do _plan+=("--${_o}=${!_o}"); done
+    feats_dtype feats_normalize asr_config asr_configs asr_tag encoder_frame_ms encoder_input inference_config \
+    inference_model inference_tag inference_nj gpu_inference score_normalize; do _plan+=("--${_o}=${!_o}"); done
 plan() { ${python} -m espnet_ext.bin.recipe_plan "$1" "${_plan[@]}" "${@:2}"; }
 plan_rows() { local _out; _out=$(plan "${@:2}") || exit; mapfile -t "$1" < <([ -z "${_out}" ] || echo "${_out}"); }
 # One Python start checks seeds, --lang_data, configs, (stages 5-10) upstreams, conditions and arms; then sets
