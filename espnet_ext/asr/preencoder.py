@@ -4,7 +4,9 @@
 With it, every upstream meets the same input layer (a linear map of what it gives per encoder
 frame) instead of a learned two-layer convolution for 10/20 ms inputs and a linear layer for 40
 ms ones, and the 10 ms systems no longer pay for two 256-channel convolutions over every 10 ms
-frame. Registered as ``--preencoder stack`` by :func:`espnet_ext.asr.task.register_frontends`.
+frame: 6-7 times cheaper per update, but fbank loses 4-6 CER points on the offline sets, so it
+is an option, not the default (docs/results.md, "The same input layer for every system?").
+Registered as ``--preencoder stack`` by :func:`espnet_ext.asr.task.register_frontends`.
 """
 
 from typing import Optional, Tuple

@@ -122,7 +122,8 @@ encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate:
                         # input_layer is chosen from the upstream's frame shift (conv2d for 10 ms,
                         # conv2d2 for 20 ms); "" keeps the ASR config's input_layer for all
 encoder_input=conv      # how 10/20 ms frames reach that rate: conv (that input_layer) or stack (frames
-                        # stacked by the pre-encoder, a linear input layer for every upstream)
+                        # stacked by the pre-encoder, a linear input layer for every upstream: 6-7x
+                        # cheaper for 10 ms inputs, fbank 4-6 CER points worse)
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
