@@ -111,19 +111,16 @@ nbpe=100
 upstreams="fbank"       # conf/upstream names; fbank = ESPnet's default frontend
 feats_dtype=float32     # float32 or float16 feature caches (half the disk)
 asr_config=conf/asr/train_asr_conformer.yaml
-asr_configs=""          # several downstream heads, e.g. "conf/asr/train_asr_conformer.yaml
-                        # conf/asr/train_asr_ctc_head.yaml": each trains and decodes as its own run;
-                        # the first is the main head (exp dirs as with --asr_config), the others add
-                        # _<config name> to the dir; column "head" of the results; "" = --asr_config
+asr_configs=""          # several downstream heads ("" = --asr_config), each trained and decoded as its
+                        # own run; the first is the main head (exp dirs as with --asr_config), the
+                        # others add _<config name> to the dir; column "head" of the results
 asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
 feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
-encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate: the encoder's
-                        # input_layer is chosen from the upstream's frame shift (conv2d for 10 ms,
-                        # conv2d2 for 20 ms); "" keeps the ASR config's input_layer for all
-encoder_input=conv      # how 10/20 ms frames reach that rate: conv (that input_layer) or stack (frames
-                        # stacked by the pre-encoder, a linear input layer for every upstream: 6-7x
-                        # cheaper for 10 ms inputs, fbank 4-6 CER points worse)
+encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate ("" = the ASR config's
+                        # input_layer for all) through, per encoder_input, a conv input layer chosen
+encoder_input=conv      # from its frame shift (conv2d: 10 ms, conv2d2: 20 ms) or frames stacked into a
+                        # linear one (stack: 6-7x cheaper for 10 ms inputs, fbank 4-6 CER points worse)
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
