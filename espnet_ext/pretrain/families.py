@@ -23,7 +23,7 @@ class Family:
         hub_entry: the s3prl hub name our exports load by.
         expert_module: the s3prl module whose ``UpstreamExpert`` runs the exported weights.
         text: reads phones of transcripts and of a text corpus: ``always``, ``never``, or
-            ``weighted`` (when its config sets a text loss weight).
+            ``weighted`` (when its config sets a text loss weight above 0).
         phone_durations: its unpaired-text loss upsamples phones by espeak-ng's durations.
     """
 
@@ -73,5 +73,12 @@ def reads_text(config: Mapping) -> bool:
     """Whether a pre-training config (a parsed YAML) trains on text, hence has text arms."""
     fam = family(str(config.get("model", DEFAULT_FAMILY)))
     if fam.text == WEIGHTED:
-        return any(k in (config.get("model_conf") or {}) for k in TEXT_WEIGHTS)
+        # a weight of 0 trains no text: a config with every weight 0 is audio-only (no arms, no
+        # phones), not a text config whose pool needs phones
+        conf = config.get("model_conf") or {}
+        try:
+            return any(float(conf.get(k) or 0) > 0 for k in TEXT_WEIGHTS)
+        except (TypeError, ValueError):
+            raise ConfigError(f"model_conf {', '.join(TEXT_WEIGHTS)} must be numbers, got "
+                              f"{[conf.get(k) for k in TEXT_WEIGHTS]}") from None
     return fam.text == ALWAYS

@@ -28,9 +28,13 @@ def test_shipped_configs_read_text_as_their_family_says(config, text):
     assert reads_text(yaml.safe_load((CONF / config).read_text())) is text
 
 
-def test_mpc_reads_text_only_when_its_config_sets_a_text_weight():
+def test_mpc_reads_text_only_when_its_config_sets_a_text_weight_above_0():
     assert not reads_text({"model": "mpc", "model_conf": {"num_layers": 2}})
-    assert reads_text({"model": "mpc", "model_conf": {"paired_weight": 0.0}})
+    # every weight 0: the audio-only model, whose pool needs no phones
+    assert not reads_text({"model": "mpc", "model_conf": {"paired_weight": 0.0, "text_weight": 0}})
+    assert reads_text({"model": "mpc", "model_conf": {"paired_weight": 0.5, "text_weight": 0}})
+    with pytest.raises(ConfigError, match="must be numbers"):
+        reads_text({"model": "mpc", "model_conf": {"text_weight": "lots"}})
     with pytest.raises(ConfigError, match="unknown pre-training model 'hubert'; known"):
         family("hubert")
 
