@@ -69,6 +69,16 @@ def _asr_model(input_args, tmp_path):
     return build_training(ASRTask, argv, REPO_ROOT / "conf" / "asr" / "train_asr_fast.yaml")
 
 
+def _cached_20ms_upstream(tmp_path):
+    """A frozen 20 ms upstream (2 layers of 16) and its complete cache."""
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "cache.json").write_text(json.dumps({"num_layers": 2, "dim": 16, "cache_key": "k",
+                                                  "frame_shift_ms": 20.0}))
+    (cache / ".done").write_text("k")
+    return UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt"), cache
+
+
 def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
     """fbank (10 ms) and a cached 20 ms upstream: the built encoders emit one frame per 40 ms."""
     import torch
@@ -76,12 +86,7 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
     from espnet_ext.asr.inputs import encoder_input_args
 
     fbank = UpstreamConfig(name="fbank", upstream="fbank")
-    cache = tmp_path / "c"
-    cache.mkdir()
-    (cache / "cache.json").write_text(json.dumps({"num_layers": 2, "dim": 16, "cache_key": "k",
-                                                  "frame_shift_ms": 20.0}))
-    (cache / ".done").write_text("k")
-    w2v = UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt")
+    w2v, cache = _cached_20ms_upstream(tmp_path)
     from espnet_ext.asr.inputs import frame_shift_ms
 
     assert frame_shift_ms(fbank) == 10.0 and frame_shift_ms(w2v, cache) == 20.0
@@ -109,12 +114,7 @@ def test_stacked_inputs_reach_one_linear_input_layer_at_one_frame_rate(tmp_path)
     from espnet_ext.asr.preencoder import StackPreEncoder
 
     fbank = UpstreamConfig(name="fbank", upstream="fbank")
-    cache = tmp_path / "c"
-    cache.mkdir()
-    (cache / "cache.json").write_text(json.dumps({"num_layers": 2, "dim": 16, "cache_key": "k",
-                                                  "frame_shift_ms": 20.0}))
-    (cache / ".done").write_text("k")
-    w2v = UpstreamConfig(name="w2v", upstream="wav2vec2_local", path="/x.pt")
+    w2v, cache = _cached_20ms_upstream(tmp_path)
     seconds = 4
     for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
                                               ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
