@@ -181,8 +181,7 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
         ConfigError: no ESPnet input layer subsamples by that factor (names the upstream), or
             an unknown ``encoder_input``.
     """
-    if encoder_input not in ENCODER_INPUTS:
-        raise ConfigError(f"--encoder_input {encoder_input!r}: one of {', '.join(ENCODER_INPUTS)}")
+    check_encoder_input(encoder_input)
     factor = encoder_frame_ms / shift_ms
     layer = INPUT_LAYERS.get(int(round(factor))) if abs(factor - round(factor)) < 1e-6 else None
     if layer is None:
@@ -200,6 +199,12 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
     if cfg.upstream == FBANK:
         args += ["--preencoder_conf", f"input_size={FBANK_FRONTEND_CONF['n_mels']}"]
     return args
+
+
+def check_encoder_input(value: str) -> None:
+    """Raises ConfigError unless ``value`` is one of :data:`ENCODER_INPUTS`."""
+    if value not in ENCODER_INPUTS:
+        raise ConfigError(f"--encoder_input {value!r}: one of {', '.join(ENCODER_INPUTS)}")
 
 
 def parse_encoder_frame_ms(value: str) -> Optional[float]:

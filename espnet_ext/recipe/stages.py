@@ -49,13 +49,15 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     """Check every option that would otherwise fail only after minutes of work, then give the
     settings the stages read: ``(name, value)`` pairs.
 
-    In order: the stages; the seeds; the encoder's input; the ``--lang_data`` entries (their paths when stage 1
-    runs); every config file and (when stages 5-10 run) every ``--upstreams`` entry; the
-    degradation conditions; the pre-training runs (and ``--arm_seeds``).
+    In order: the stages; the seeds; the encoder's frame rate and input; the ``--lang_data``
+    entries (their paths when stage 1 runs); every config file and (when stages 5-10 run) every
+    ``--upstreams`` entry; the degradation conditions; the pre-training runs (and
+    ``--arm_seeds``).
 
     Raises:
         ConfigError: the first bad option (config files and upstreams: all of them, logged).
     """
+    from espnet_ext.asr.inputs import check_encoder_input, parse_encoder_frame_ms
     from espnet_ext.bin.check_options import check_options
 
     if not 1 <= opts.stage <= 10:
@@ -66,12 +68,8 @@ def check(opts: RecipeOptions) -> List[Tuple[str, str]]:
     for seed in [opts.seed] + opts.seed_list:
         if not re.fullmatch(r"[0-9]+", seed):
             raise ConfigError(f"--seed/--seeds value '{seed}' is not a non-negative integer")
-    from espnet_ext.asr.inputs import ENCODER_INPUTS, parse_encoder_frame_ms
-
     parse_encoder_frame_ms(opts.encoder_frame_ms)
-    if opts.encoder_input not in ENCODER_INPUTS:
-        raise ConfigError(f"--encoder_input {opts.encoder_input!r}: one of "
-                          f"{', '.join(ENCODER_INPUTS)}")
+    check_encoder_input(opts.encoder_input)
     plan.lang_data_entries(opts.lang_data, check_paths=opts.stage <= 1)
     check_options({"asr_config": opts.heads, "inference_config": [opts.inference_config],
                    "pretrain_config": [e.split(":", 1)[0] for e in opts.pretrain_configs.split()],
