@@ -49,9 +49,10 @@ FBANK_FRONTEND_CONF = {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_me
 # through conv2d (measured side by side on 2 cores).
 INPUT_LAYERS = {1: "linear", 2: "conv2d2", 4: "conv2d", 6: "conv2d6", 8: "conv2d8"}
 DEFAULT_ENCODER_FRAME_MS = 40.0
-# How a faster input reaches the encoder's frame rate: ESPnet's convolutional input layers, or
-# frames stacked by the pre-encoder into a linear input layer.
-ENCODER_INPUTS = ("conv", "stack")
+# How a faster input reaches the encoder's frame rate: ESPnet's convolutional input layers,
+# frames stacked by the pre-encoder into a linear input layer, or stacked to half the rate and
+# then 1-D convolutions over time in the pre-encoder.
+ENCODER_INPUTS = ("conv", "stack", "conv1d")
 # ESPnet folds batches by these lengths: samples for waveforms, frames for cached features.
 WAVE_FOLD_LENGTH = 80000
 FEATS_FOLD_LENGTH = 800
@@ -175,7 +176,8 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
     encoder's ``input_layer`` of that subsampling; ``stack``, a ``linear`` input layer after
     the ``stack`` pre-encoder (which keeps the ``linear`` pre-encoder's ``input_size`` and
     ``output_size`` that :func:`frontend_args` gives an s3prl upstream, and takes fbank's 80
-    bins as they are).
+    bins as they are); ``conv1d``, the same after the ``conv1d`` pre-encoder, which stacks
+    to half the encoder's rate and subsamples the rest by 2 with 1-D convolutions.
 
     Raises:
         ConfigError: no ESPnet input layer subsamples by that factor (names the upstream), or
@@ -194,8 +196,9 @@ def encoder_input_args(cfg: UpstreamConfig, shift_ms: float,
     k = int(round(factor))
     if encoder_input == "conv" or k == 1:
         return ["--encoder_conf", f"input_layer={layer}"]
-    args = ["--encoder_conf", "input_layer=linear", "--preencoder", "stack",
-            "--preencoder_conf", f"stack={k}"]
+    stack = k // 2 if encoder_input == "conv1d" else k  # every factor > 1 here is even
+    args = ["--encoder_conf", "input_layer=linear", "--preencoder", encoder_input,
+            "--preencoder_conf", f"stack={stack}"]
     if cfg.upstream == FBANK:
         args += ["--preencoder_conf", f"input_size={FBANK_FRONTEND_CONF['n_mels']}"]
     return args

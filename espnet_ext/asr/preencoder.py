@@ -1,12 +1,18 @@
-"""ESPnet pre-encoder that stacks consecutive frames: a 10 or 20 ms input reaches the encoder's
-``linear`` input layer at the encoder's frame rate (``--encoder_input stack``).
+"""ESPnet pre-encoders that bring a 10 or 20 ms input to the encoder's frame rate before its
+``linear`` input layer: consecutive frames stacked (``--encoder_input stack``), or stacked to half
+that rate and then ESPnet's two 1-D convolutions over time (``--encoder_input conv1d``).
 
 With it, every upstream meets the same input layer (a linear map of what it gives per encoder
 frame) instead of a learned two-layer convolution for 10/20 ms inputs and a linear layer for 40
 ms ones, and the 10 ms systems no longer pay for two 256-channel convolutions over every 10 ms
 frame: 6-7 times cheaper per update, but fbank loses 4-6 CER points on the offline sets, so it
 is an option, not the default (docs/results.md, "The same input layer for every system?").
-Registered as ``--preencoder stack`` by :func:`espnet_ext.asr.task.register_frontends`.
+The 1-D front is the cheap learned alternative to conv2d: ESPnet's ``conv2d`` input layer runs a
+256-channel 2-D convolution over every frequency band (about 12M multiply-adds per 40 ms frame,
+against 0.5M for the 1-D front). ESPnet has it as the Transformer's ``conv1d2`` input layer but
+the Conformer has no such layer, so it runs here, as a pre-encoder, for both.
+Registered as ``--preencoder stack`` and ``--preencoder conv1d`` by
+:func:`espnet_ext.asr.task.register_frontends`.
 """
 
 from typing import Optional, Tuple
@@ -14,6 +20,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from espnet.nets.pytorch_backend.transformer.subsampling import Conv1dSubsampling2
 from espnet2.asr.preencoder.abs_preencoder import AbsPreEncoder
 from espnet_ext.errors import ConfigError
 
@@ -48,3 +55,36 @@ class StackPreEncoder(AbsPreEncoder):
         x = F.pad(x, (0, 0, 0, (-t) % self.stack))
         x = x.reshape(b, -1, self.stack * d)
         return x, torch.div(input_lengths + self.stack - 1, self.stack, rounding_mode="floor")
+
+
+class Conv1dPreEncoder(StackPreEncoder):
+    """:class:`StackPreEncoder` to half the encoder's frame rate, then ESPnet's
+    ``Conv1dSubsampling2`` (a 3-wide convolution, then a 3-wide one with stride 2, ReLUs, a
+    linear layer) to ``channels`` per frame at the encoder's rate.
+
+    Args:
+        input_size: size of an input frame.
+        stack: frames stacked before the convolutions (half the subsampling factor).
+        output_size: size of each frame after the optional linear map; None = no map.
+        channels: the convolutions' channels, the pre-encoder's output size.
+    """
+
+    def __init__(self, input_size: int, stack: int, output_size: Optional[int] = None,
+                 channels: int = 256):
+        super().__init__(input_size, stack, output_size)
+        if channels < 1:
+            raise ConfigError(f"conv1d pre-encoder: channels must be >= 1, got {channels}")
+        self.channels = int(channels)
+        # positions are the encoder input layer's business: none here
+        self.conv = Conv1dSubsampling2(super().output_size(), self.channels, 0.0,
+                                       torch.nn.Identity())
+
+    def output_size(self) -> int:
+        return self.channels
+
+    def forward(self, input: torch.Tensor, input_lengths: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        x, lengths = super().forward(input, input_lengths)
+        x, _ = self.conv(x, None)
+        # Conv1dSubsampling2 keeps (T - 3) // 2 frames of T (kernel 3 and stride 1, then 2)
+        return x, torch.clamp(torch.div(lengths - 3, 2, rounding_mode="floor"), min=0)

@@ -1,5 +1,5 @@
-"""ESPnet's ASR task as the recipe runs it: ``cached_layers`` among its frontends, ``stack`` among
-its pre-encoders, our pre-trained
+"""ESPnet's ASR task as the recipe runs it: ``cached_layers`` among its frontends, ``stack`` and
+``conv1d`` among its pre-encoders, our pre-trained
 upstreams (``xling_*``) in the s3prl hub that ``frontend: s3prl`` reads, and
 :class:`espnet_ext.trainer.CrashSafeTrainer` (atomic checkpoints, a resume that survives kills).
 """
@@ -8,7 +8,8 @@ from typing import List, Optional
 
 
 def register_frontends() -> None:
-    """Add ``cached_layers`` to ESPnet's ASR frontends, ``stack`` to its pre-encoders and
+    """Add ``cached_layers`` to ESPnet's ASR frontends, ``stack`` and ``conv1d`` to its
+    pre-encoders and
     ``xling_*`` to s3prl's hub (idempotent).
 
     Called before ESPnet parses a command line or a ``config.yaml`` that may name them.
@@ -16,11 +17,12 @@ def register_frontends() -> None:
     from espnet2.tasks.asr import frontend_choices, preencoder_choices
 
     from espnet_ext.asr.frontend import CachedLayersFrontend
-    from espnet_ext.asr.preencoder import StackPreEncoder
+    from espnet_ext.asr.preencoder import Conv1dPreEncoder, StackPreEncoder
     from espnet_ext.upstream.hub import register
 
     frontend_choices.classes["cached_layers"] = CachedLayersFrontend
     preencoder_choices.classes["stack"] = StackPreEncoder
+    preencoder_choices.classes["conv1d"] = Conv1dPreEncoder
     register()
 
 

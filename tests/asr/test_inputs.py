@@ -130,6 +130,34 @@ def test_stacked_inputs_reach_one_linear_input_layer_at_one_frame_rate(tmp_path)
         assert int(out_len[0]) == seconds * 1000 / 40, name
 
 
+def test_conv1d_inputs_reach_the_encoder_at_one_frame_rate_without_2d_convolutions(tmp_path):
+    """--encoder_input conv1d: fbank (stacked to 20 ms) and a cached 20 ms upstream go through
+    two 1-D convolutions (stride 2) in the pre-encoder, then ESPnet's linear input layer; the
+    pre-encoder's lengths match its output, and both emit one frame per 40 ms."""
+    import torch
+
+    from espnet_ext.asr.inputs import encoder_input_args
+    from espnet_ext.asr.preencoder import Conv1dPreEncoder
+
+    fbank = UpstreamConfig(name="fbank", upstream="fbank")
+    w2v, cache = _cached_20ms_upstream(tmp_path)
+    seconds = 4
+    for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
+                                              ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
+        model = _asr_model(frontend + encoder_input_args(cfg, shift, 40.0, "conv1d"),
+                           tmp_path / name)
+        assert isinstance(model.preencoder, Conv1dPreEncoder)
+        assert model.preencoder.stack == 20 / shift
+        assert not any(isinstance(m, torch.nn.Conv2d) for m in model.encoder.modules())
+        frames = int(seconds * 1000 / shift)
+        with torch.no_grad():
+            x, n = model.preencoder(torch.randn(2, frames, width),
+                                    torch.tensor([frames, frames // 2]))
+            _, out_len, _ = model.encoder(x, n)
+        assert x.shape[1] == int(n[0]) and abs(int(n[0]) - 2 * int(n[1])) <= 2, name
+        assert abs(int(out_len[0]) - seconds * 1000 / 40) <= 2, name
+
+
 def test_stack_preencoder_concatenates_consecutive_frames():
     import torch
 
@@ -149,6 +177,7 @@ def test_40ms_upstreams_get_the_same_arguments_either_way_and_bad_modes_are_refu
 
     cfg = UpstreamConfig(name="u", upstream="xling_mpc", path="/x.pt")
     assert encoder_input_args(cfg, 40.0, 40.0, "stack") == encoder_input_args(cfg, 40.0, 40.0)
+    assert encoder_input_args(cfg, 40.0, 40.0, "conv1d") == encoder_input_args(cfg, 40.0, 40.0)
     with pytest.raises(ConfigError, match="--encoder_input 'pool'"):
         encoder_input_args(cfg, 10.0, 40.0, "pool")
 

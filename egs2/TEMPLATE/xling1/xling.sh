@@ -119,8 +119,8 @@ asr_tag=""              # suffix of the exp dir name
 feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
 encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate ("" = the ASR config's
                         # input_layer for all) through, per encoder_input, a conv input layer chosen
-encoder_input=conv      # from its frame shift (conv2d: 10 ms, conv2d2: 20 ms) or frames stacked into a
-                        # linear one (stack: 6-7x cheaper for 10 ms inputs, fbank 4-6 CER points worse)
+encoder_input=conv      # from its frame shift (conv2d: 10 ms, conv2d2: 20 ms), frames stacked into a
+                        # linear one (stack), or stacked to 20 ms + 1-D convs (conv1d); docs/upstreams.md
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
