@@ -15,13 +15,15 @@ values per second (320 at 40 ms) was checked and not kept: it closed under a qua
 random-init control's gap to fbank (docs/results.md, "Equal bandwidth into the downstream").
 
 And every upstream reaches the encoder at one frame rate (``encoder_frame_ms``, 40 ms by
-default): the encoder's input subsampling is chosen from the upstream's frame shift (conv2d, 4x,
-for 10 ms fbank/APC; conv2d2, 2x, for 20 ms wav2vec 2.0-family features; linear for 40 ms mpc),
-as ML-SUPERB feeds every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms
-upstream ran at 80 ms, where many utterances have more characters than frames and CTC cannot
-emit them. ``encoder_input="stack"`` reaches the same rate without convolutions: the frames of
-a 10 or 20 ms input are stacked by the pre-encoder (``espnet_ext.asr.preencoder``) and every
-upstream meets the same ``linear`` input layer.
+default): the encoder's input subsampling is chosen from the upstream's frame shift (4x for 10
+ms fbank/APC, 2x for 20 ms wav2vec 2.0-family features, none for 40 ms mpc), as ML-SUPERB feeds
+every SSL upstream to its encoder. With one ``input_layer`` for all, a 20 ms upstream ran at 80
+ms, where many utterances have more characters than frames and CTC cannot emit them. How it is
+subsampled (``encoder_input``): ``"conv"``, ESPnet's input layer of that factor (conv2d,
+conv2d2); or one of two pre-encoders (``espnet_ext.asr.preencoder``) before a ``linear`` input
+layer, ``"conv1d"`` (the recipe's default: frames stacked to half the rate, then 1-D
+convolutions, 5-7 times cheaper per update than conv2d for fbank and no less accurate on the
+offline sets) or ``"stack"`` (frames stacked, no convolution).
 """
 
 import dataclasses

@@ -68,7 +68,7 @@ class RecipeOptions:
     asr_configs: str = ""
     asr_tag: str = ""
     encoder_frame_ms: str = "40"
-    encoder_input: str = "conv"
+    encoder_input: str = "conv1d"
     inference_config: str = "conf/decode/decode_ctc0.5.yaml"
     inference_model: str = ""
     inference_tag: str = ""

@@ -412,7 +412,7 @@ def test_score_all_writes_each_summary_with_its_row_fields(tmp_path):
     assert summary["meta"] == {
         "upstream": "fbank_t", "seed": "1", "test_set": "test_es_tel8k", "condition": "tel8k",
         "train_set": "train_es", "decode": "decode_ctc_greedy", "encoder_frame_ms": "40",
-        "encoder_input": "conv", "head": "train_asr_ctc_head_fast", "main_head": "false"}
+        "encoder_input": "conv1d", "head": "train_asr_ctc_head_fast", "main_head": "false"}
     assert list(summary["meta"]) == ["upstream", "seed", "test_set", "condition", "train_set",
                                      "decode", "encoder_frame_ms", "encoder_input", "head",
                                      "main_head"]

@@ -118,9 +118,9 @@ asr_args=""             # extra arguments for asr_train
 asr_tag=""              # suffix of the exp dir name
 feats_normalize=global_mvn  # global_mvn (stats from collect-stats), utterance_mvn or none
 encoder_frame_ms=40     # every upstream reaches the encoder at this frame rate ("" = the ASR config's
-                        # input_layer for all) through, per encoder_input, a conv input layer chosen
-encoder_input=conv      # from its frame shift (conv2d: 10 ms, conv2d2: 20 ms), frames stacked into a
-                        # linear one (stack), or stacked to 20 ms + 1-D convs (conv1d); docs/upstreams.md
+                        # input_layer for all) through, per encoder_input, frames stacked to half that
+encoder_input=conv1d    # rate + 1-D convs (conv1d), ESPnet's conv input layer of the subsampling (conv:
+                        # conv2d, conv2d2) or frames stacked into a linear one (stack); docs/upstreams.md
 
 # Decoding
 inference_config=conf/decode/decode_ctc0.5.yaml
