@@ -1,17 +1,18 @@
 """ESPnet pre-encoders that bring a 10 or 20 ms input to the encoder's frame rate before its
-``linear`` input layer: consecutive frames stacked (``--encoder_input stack``), or stacked to half
-that rate and then ESPnet's two 1-D convolutions over time (``--encoder_input conv1d``).
+``linear`` input layer, so that every upstream meets the same input layer.
 
-With it, every upstream meets the same input layer (a linear map of what it gives per encoder
-frame) instead of a learned two-layer convolution for 10/20 ms inputs and a linear layer for 40
-ms ones, and the 10 ms systems no longer pay for two 256-channel convolutions over every 10 ms
-frame: 6-7 times cheaper per update, but fbank loses 4-6 CER points on the offline sets, so it
-is an option, not the default (docs/results.md, "The same input layer for every system?").
-The 1-D front is the cheap learned alternative to conv2d: ESPnet's ``conv2d`` input layer runs a
-256-channel 2-D convolution over every frequency band (about 12M multiply-adds per 40 ms frame,
-against 0.5M for the 1-D front). ESPnet has it as the Transformer's ``conv1d2`` input layer but
-the Conformer has no such layer, so it runs here, as a pre-encoder, for both.
-Registered as ``--preencoder stack`` and ``--preencoder conv1d`` by
+- ``conv1d`` (``--encoder_input conv1d``, the recipe's default): frames stacked to half the
+  encoder's rate, then ESPnet's two 1-D convolutions over time. A cheap learned front: ESPnet's
+  ``conv2d`` input layer runs a 256-channel 2-D convolution over every frequency band (about 12M
+  multiply-adds per 40 ms frame, against 0.5M here); fbank's CTC heads were 5-7 times faster
+  per update through it and no less accurate (docs/results.md, "A cheap learned front").
+  ESPnet has the same convolutions as the Transformer's ``conv1d2`` input layer, but the
+  Conformer has no such layer, so they run here, for both.
+- ``stack`` (``--encoder_input stack``): consecutive frames stacked, no convolution; 6-7 times
+  cheaper per update than conv2d, but fbank loses 4-6 CER points on the offline sets
+  (docs/results.md, "The same input layer for every system?").
+
+Registered as ``--preencoder conv1d`` and ``--preencoder stack`` by
 :func:`espnet_ext.asr.task.register_frontends`.
 """
 
