@@ -104,22 +104,29 @@ def test_10ms_and_20ms_upstreams_reach_the_encoder_at_one_frame_rate(tmp_path):
     assert all(abs(n - seconds * 1000 / 40) <= 3 for n in outputs.values()), outputs
 
 
+def _models_at_40ms(tmp_path, encoder_input):
+    """(name, frame shift, input width, built ASR model) of fbank (10 ms, 80 bins) and a cached
+    20 ms upstream (16 dims) brought to 40 ms encoder frames through ``encoder_input``."""
+    from espnet_ext.asr.inputs import encoder_input_args
+
+    fbank = UpstreamConfig(name="fbank", upstream="fbank")
+    w2v, cache = _cached_20ms_upstream(tmp_path)
+    for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
+                                              ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
+        yield name, shift, width, _asr_model(
+            frontend + encoder_input_args(cfg, shift, 40.0, encoder_input), tmp_path / name)
+
+
 def test_stacked_inputs_reach_one_linear_input_layer_at_one_frame_rate(tmp_path):
     """--encoder_input stack: fbank's 10 ms bins (as they are) and a cached 20 ms upstream (after
     the linear map to 80) are stacked to 40 ms frames by the pre-encoder; both encoders have
     ESPnet's linear input layer, no convolution, and emit one frame per 40 ms."""
     import torch
 
-    from espnet_ext.asr.inputs import encoder_input_args
     from espnet_ext.asr.preencoder import StackPreEncoder
 
-    fbank = UpstreamConfig(name="fbank", upstream="fbank")
-    w2v, cache = _cached_20ms_upstream(tmp_path)
     seconds = 4
-    for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
-                                              ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
-        model = _asr_model(frontend + encoder_input_args(cfg, shift, 40.0, "stack"),
-                           tmp_path / name)
+    for name, shift, width, model in _models_at_40ms(tmp_path, "stack"):
         assert isinstance(model.preencoder, StackPreEncoder)
         assert model.preencoder.output_size() == 80 * 40 / shift  # 80 values per input frame
         assert not any(isinstance(m, torch.nn.Conv2d) for m in model.encoder.modules())
@@ -136,16 +143,10 @@ def test_conv1d_inputs_reach_the_encoder_at_one_frame_rate_without_2d_convolutio
     pre-encoder's lengths match its output, and both emit one frame per 40 ms."""
     import torch
 
-    from espnet_ext.asr.inputs import encoder_input_args
     from espnet_ext.asr.preencoder import Conv1dPreEncoder
 
-    fbank = UpstreamConfig(name="fbank", upstream="fbank")
-    w2v, cache = _cached_20ms_upstream(tmp_path)
     seconds = 4
-    for name, cfg, shift, frontend, width in (("fbank", fbank, 10.0, frontend_args(fbank), 80),
-                                              ("w2v", w2v, 20.0, frontend_args(w2v, cache), 16)):
-        model = _asr_model(frontend + encoder_input_args(cfg, shift, 40.0, "conv1d"),
-                           tmp_path / name)
+    for name, shift, width, model in _models_at_40ms(tmp_path, "conv1d"):
         assert isinstance(model.preencoder, Conv1dPreEncoder)
         assert model.preencoder.stack == 20 / shift
         assert not any(isinstance(m, torch.nn.Conv2d) for m in model.encoder.modules())
